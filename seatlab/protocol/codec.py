@@ -1,0 +1,145 @@
+"""Sans-IO framing for the seatlab wire protocol.
+
+How this works: every message is a protobuf message preceded by its length
+as a base-128 varint (protobuf's "delimited" format). ``FrameDecoder``
+takes bytes in any chunking (``feed``) and hands back whole frame payloads
+(``next_frame``), or ``None`` when it needs more data. It reads the length
+varint byte by byte and raises ``FrameError`` as soon as the length exceeds
+``MAX_FRAME`` or a fifth varint byte still continues, so an oversized frame
+is never buffered. It knows nothing about sockets or event loops: every
+backend and every client drives this one decoder.
+"""
+
+from __future__ import annotations
+
+from seatlab.protocol import seat_pb2
+
+MAX_FRAME = 65536
+"""The largest valid frame payload, in bytes."""
+
+_MAX_VARINT_BYTES = 5
+"""The spec's limit: a fifth length byte that still continues is BAD_FRAME."""
+
+ErrorCode = seat_pb2.Error.Code
+
+
+class FrameError(Exception):
+    """The byte stream is not valid framing; the connection must close."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def encode_varint(value: int) -> bytes:
+    """Encode a non-negative integer as a base-128 varint."""
+    if value < 0x80:
+        return _SMALL_VARINTS[value]
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SMALL_VARINTS = [bytes((i,)) for i in range(0x80)]
+
+
+def frame(payload: bytes) -> bytes:
+    """Prefix ``payload`` with its varint length: one frame on the wire."""
+    n = len(payload)
+    if n > MAX_FRAME:
+        raise ValueError(f"frame payload of {n} bytes exceeds {MAX_FRAME}")
+    if n < 0x80:
+        return _SMALL_VARINTS[n] + payload
+    return encode_varint(n) + payload
+
+
+def encode(message: seat_pb2.Request | seat_pb2.Response) -> bytes:
+    """Serialize a protobuf message into one frame."""
+    return frame(message.SerializeToString())
+
+
+class FrameDecoder:
+    """Turns a byte stream into frame payloads; bytes in, payloads out."""
+
+    __slots__ = ("_buf", "_pos", "max_frame")
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self._buf = b""
+        self._pos = 0
+        self.max_frame = max_frame
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as frames."""
+        return len(self._buf) - self._pos
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes."""
+        if self._pos >= len(self._buf):
+            self._buf = bytes(data)
+        else:
+            self._buf = self._buf[self._pos :] + data
+        self._pos = 0
+
+    def next_frame(self) -> bytes | None:
+        """The next whole frame payload, or None until more data arrives.
+
+        Raises FrameError on a malformed or oversized length prefix.
+        """
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        if pos >= end:
+            return None
+        first = buf[pos]
+        if first < 0x80:  # the common case: a one-byte length
+            start = pos + 1
+            stop = start + first
+            if stop > end:
+                return None
+            self._pos = stop
+            return buf[start:stop]
+        length = 0
+        shift = 0
+        i = pos
+        while True:
+            if i >= end:
+                return None  # the varint itself is incomplete
+            byte = buf[i]
+            i += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if length > self.max_frame:
+                raise FrameError(
+                    ErrorCode.FRAME_TOO_LARGE,
+                    f"frame length exceeds the limit of {self.max_frame} bytes",
+                )
+            if byte < 0x80:
+                break
+            if i - pos >= _MAX_VARINT_BYTES:
+                raise FrameError(
+                    ErrorCode.BAD_FRAME,
+                    f"length prefix: varint byte {_MAX_VARINT_BYTES} still has the continuation bit set",
+                )
+        stop = i + length
+        if stop > end:
+            return None
+        self._pos = stop
+        return buf[i:stop]
+
+    def frames(self, data: bytes) -> list[bytes]:
+        """Feed ``data`` and return every whole frame it completes.
+
+        Raises FrameError once the stream is malformed; frames before the
+        error are lost to the caller, so servers that must answer them first
+        use ``feed`` and ``next_frame`` instead.
+        """
+        self.feed(data)
+        out = []
+        while (payload := self.next_frame()) is not None:
+            out.append(payload)
+        return out

@@ -1,0 +1,88 @@
+"""The one service function: a request frame's payload in, a response frame out.
+
+No sockets, no event loop, no delay: every backend spends the delay its own
+way, then calls ``SeatService.handle`` and writes what it returns. With
+``--sync fsync`` the backend calls ``commit()`` (or its loop's group
+commit) after a batch of ``handle`` calls and before sending their answers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from google.protobuf.message import DecodeError
+
+from seatlab.protocol import seat_pb2
+from seatlab.protocol.codec import encode
+from seatlab.protocol.messages import (
+    ErrorCode,
+    canonical_uuid,
+    error_frame,
+    parse_request,
+    seat_frame,
+    sold_out_frame,
+)
+from seatlab.store import SeatStore
+
+log = logging.getLogger(__name__)
+
+
+class SeatService:
+    """Dispatch of requests to the seat store."""
+
+    def __init__(self, store: SeatStore) -> None:
+        self.store = store
+        journal = store.journal
+        self.needs_commit = journal is not None and journal.sync == "fsync"
+
+    def handle(self, payload: bytes) -> bytes:
+        """Answer one correctly framed request; never raises."""
+        try:
+            request = parse_request(payload)
+        except DecodeError as exc:
+            return error_frame(0, ErrorCode.BAD_REQUEST, f"not a Request message: {exc}")
+        try:
+            return self._dispatch(request)
+        except Exception as exc:  # a bug or a failing disk must not kill the connection loop
+            log.exception("request %d failed", request.id)
+            return error_frame(request.id, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _dispatch(self, request: seat_pb2.Request) -> bytes:
+        op = request.WhichOneof("op")
+        rid = request.id
+        if op == "book":
+            uuid = canonical_uuid(request.book.uuid)
+            if uuid is None:
+                return _bad_uuid(rid, "book", request.book.uuid)
+            number = self.store.book(uuid)
+            if number:
+                return seat_frame(rid, number, uuid)
+            return sold_out_frame(rid, self.store.capacity)
+        if op == "cancel":
+            uuid = canonical_uuid(request.cancel.uuid)
+            if uuid is None:
+                return _bad_uuid(rid, "cancel", request.cancel.uuid)
+            number = self.store.cancel(uuid)
+            if not number:
+                return error_frame(rid, ErrorCode.NOT_FOUND, f"cancel: uuid {uuid} holds no seat")
+            response = seat_pb2.Response(id=rid)
+            response.released.number = number
+            return encode(response)
+        if op == "stats":
+            capacity, booked = self.store.stats()
+            response = seat_pb2.Response(id=rid)
+            response.stats.capacity = capacity
+            response.stats.booked = booked
+            return encode(response)
+        return error_frame(rid, ErrorCode.BAD_REQUEST, "Request has no op set (book, cancel or stats)")
+
+    def commit(self) -> None:
+        """Make the changes so far durable (a no-op unless ``--sync fsync``)."""
+        if self.needs_commit:
+            self.store.commit()
+
+
+def _bad_uuid(rid: int, op: str, text: str) -> bytes:
+    return error_frame(
+        rid, ErrorCode.BAD_REQUEST, f"{op}: uuid {text[:60]!r} is not canonical 8-4-4-4-12 hexadecimal"
+    )

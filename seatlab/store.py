@@ -1,0 +1,83 @@
+"""The seat store: seats 1..capacity held in memory, each change journaled.
+
+Every operation is O(1): free seat numbers sit on a stack, and two dicts map
+number -> uuid and uuid -> number. One lock makes each operation atomic
+across threads (the tpool workers, or several event loops); the delay of a
+request is spent before the store is called, never under the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from seatlab.journal import Journal
+
+
+class SeatStore:
+    """In-memory seats with an optional journal (the CSV db file)."""
+
+    def __init__(self, capacity: int, journal: Journal | None = None, seats: dict[int, str] | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self.capacity = capacity
+        self.journal = journal
+        self._lock = threading.Lock()
+        self._uuid_of: dict[int, str] = dict(seats or {})
+        self._number_of: dict[str, int] = {u: n for n, u in self._uuid_of.items()}
+        if len(self._number_of) != len(self._uuid_of):
+            raise ValueError("a uuid holds two seats")
+        # pop() takes the lowest free number first
+        self._free = [n for n in range(capacity, 0, -1) if n not in self._uuid_of]
+
+    def book(self, uuid: str) -> int:
+        """Book a seat for ``uuid`` (canonical, lower case): its number, or 0 if sold out.
+
+        Idempotent: a uuid that already holds a seat gets that seat again.
+        """
+        with self._lock:
+            number = self._number_of.get(uuid)
+            if number is not None:
+                return number
+            if not self._free:
+                return 0
+            number = self._free.pop()
+            if self.journal is not None:
+                try:
+                    self.journal.record_book(number, uuid)
+                except BaseException:
+                    self._free.append(number)
+                    raise
+            self._uuid_of[number] = uuid
+            self._number_of[uuid] = number
+            return number
+
+    def cancel(self, uuid: str) -> int:
+        """Free the seat ``uuid`` holds: its number, or 0 if it holds none."""
+        with self._lock:
+            number = self._number_of.get(uuid)
+            if number is None:
+                return 0
+            if self.journal is not None:
+                self.journal.record_cancel(number)
+            del self._number_of[uuid]
+            del self._uuid_of[number]
+            self._free.append(number)
+            return number
+
+    def stats(self) -> tuple[int, int]:
+        """(capacity, seats booked now)."""
+        return self.capacity, len(self._uuid_of)
+
+    def seats(self) -> dict[int, str]:
+        """A snapshot of {number: uuid}."""
+        with self._lock:
+            return dict(self._uuid_of)
+
+    def commit(self) -> None:
+        """Make every change so far durable as ``--sync`` asks (group commit)."""
+        if self.journal is not None:
+            self.journal.commit()
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
