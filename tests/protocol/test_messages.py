@@ -1,0 +1,70 @@
+"""Hand-encoded hot messages must equal protobuf's own encoding; uuids are canonical."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from seatlab.protocol import seat_pb2
+from seatlab.protocol.codec import encode
+from seatlab.protocol.messages import book_request, canonical_uuid, error_frame, seat_frame, sold_out_frame
+
+ids = st.integers(min_value=0, max_value=2**64 - 1)
+u32 = st.integers(min_value=0, max_value=2**32 - 1)
+uuids = st.uuids().map(str)
+
+
+@given(ids, st.integers(min_value=1, max_value=2**32 - 1), uuids)
+def test_seat_frame_is_protobufs_encoding(rid: int, number: int, uuid: str) -> None:
+    expected = seat_pb2.Response(id=rid, seat=seat_pb2.Seat(number=number, uuid=uuid))
+    assert seat_frame(rid, number, uuid) == encode(expected)
+
+
+@given(ids, u32)
+def test_sold_out_frame_is_protobufs_encoding(rid: int, capacity: int) -> None:
+    expected = seat_pb2.Response(id=rid, sold_out=seat_pb2.SoldOut(capacity=capacity))
+    assert sold_out_frame(rid, capacity) == encode(expected)
+
+
+@given(ids, uuids)
+def test_book_request_is_protobufs_encoding(rid: int, uuid: str) -> None:
+    expected = seat_pb2.Request(id=rid, book=seat_pb2.Book(uuid=uuid))
+    assert book_request(rid, uuid) == encode(expected)
+
+
+def test_error_frame() -> None:
+    frame = error_frame(3, seat_pb2.Error.NOT_FOUND, "no such uuid")
+    response = seat_pb2.Response()
+    response.ParseFromString(frame[1:])
+    assert response.id == 3
+    assert response.error.code == seat_pb2.Error.NOT_FOUND
+    assert response.error.message == "no such uuid"
+
+
+@given(st.uuids())
+def test_canonical_uuid_accepts_either_case_and_lowers(u: uuidlib.UUID) -> None:
+    text = str(u)
+    assert canonical_uuid(text) == text
+    assert canonical_uuid(text.upper()) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "123e4567e89b12d3a456426614174000",  # no hyphens
+        "{123e4567-e89b-12d3-a456-426614174000}",
+        "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
+        "123e4567-e89b-12d3-a456-426614174000\n",
+        " 123e4567-e89b-12d3-a456-426614174000",
+        "123e4567-e89b-12d3-a456-42661417400g",
+        "123e4567-e89b-12d3-a456_426614174000",
+        "123e4567-e89b-12d3-a4564-26614174000",
+        "１２３e4567-e89b-12d3-a456-426614174000",  # fullwidth digits are not hex
+    ],
+)
+def test_canonical_uuid_rejects(text: str) -> None:
+    assert canonical_uuid(text) is None

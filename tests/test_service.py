@@ -1,0 +1,65 @@
+"""The service function with bytes only: every answer kind and every bad request."""
+
+from __future__ import annotations
+
+from seatlab.protocol import seat_pb2
+from seatlab.protocol.codec import FrameDecoder, encode
+from seatlab.protocol.messages import book_request, parse_response
+from seatlab.service import SeatService
+from seatlab.store import SeatStore
+
+U1 = "123E4567-E89B-12D3-A456-426614174000"
+U2 = "223e4567-e89b-12d3-a456-426614174000"
+
+
+def ask(service: SeatService, request_frame: bytes) -> seat_pb2.Response:
+    decoder = FrameDecoder()
+    decoder.feed(request_frame)
+    payload = decoder.next_frame()
+    assert payload is not None
+    decoder.feed(service.handle(payload))
+    answer = decoder.next_frame()
+    assert answer is not None and decoder.buffered == 0
+    return parse_response(answer)
+
+
+def request(**kwargs: object) -> bytes:
+    return encode(seat_pb2.Request(**kwargs))  # type: ignore[arg-type]
+
+
+def test_book_lowercases_and_is_idempotent() -> None:
+    service = SeatService(SeatStore(2))
+    first = ask(service, book_request(1, U1))
+    assert (first.id, first.seat.number, first.seat.uuid) == (1, 1, U1.lower())
+    again = ask(service, book_request(2, U1.lower()))
+    assert (again.id, again.seat.number) == (2, 1)
+    assert ask(service, request(id=3, stats=seat_pb2.Stats())).stats == seat_pb2.StatsReply(capacity=2, booked=1)
+
+
+def test_sold_out_cancel_and_rebook() -> None:
+    service = SeatService(SeatStore(1))
+    assert ask(service, book_request(1, U1)).seat.number == 1
+    sold = ask(service, book_request(2, U2))
+    assert sold.WhichOneof("result") == "sold_out" and sold.sold_out.capacity == 1
+    released = ask(service, request(id=3, cancel=seat_pb2.Cancel(uuid=U1)))
+    assert released.released.number == 1
+    assert ask(service, book_request(4, U2)).seat.number == 1
+
+
+def test_cancel_unknown_is_not_found() -> None:
+    answer = ask(SeatService(SeatStore(1)), request(id=9, cancel=seat_pb2.Cancel(uuid=U1)))
+    assert answer.id == 9 and answer.error.code == seat_pb2.Error.NOT_FOUND
+    assert U1.lower() in answer.error.message
+
+
+def test_bad_requests_name_the_problem() -> None:
+    service = SeatService(SeatStore(1))
+    no_op = ask(service, request(id=5))
+    assert no_op.id == 5 and no_op.error.code == seat_pb2.Error.BAD_REQUEST and "no op" in no_op.error.message
+    bad_uuid = ask(service, request(id=6, book=seat_pb2.Book(uuid="{" + U1 + "}")))
+    assert bad_uuid.id == 6 and bad_uuid.error.code == seat_pb2.Error.BAD_REQUEST
+    assert "not canonical" in bad_uuid.error.message
+    garbage = parse_response(service.handle(b"\xff\xff\xff")[1:])
+    assert garbage.id == 0 and garbage.error.code == seat_pb2.Error.BAD_REQUEST
+    assert "not a Request" in garbage.error.message
+    assert service.store.stats() == (1, 0)
