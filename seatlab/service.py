@@ -18,6 +18,7 @@ from seatlab.protocol.messages import (
     ErrorCode,
     canonical_uuid,
     error_frame,
+    fast_book,
     parse_request,
     seat_frame,
     sold_out_frame,
@@ -37,15 +38,29 @@ class SeatService:
 
     def handle(self, payload: bytes) -> bytes:
         """Answer one correctly framed request; never raises."""
+        booking = fast_book(payload)
+        if booking is not None:  # the hot path: a plain Book, parsed without protobuf objects
+            rid, uuid = booking
+            try:
+                number = self.store.book(uuid)
+            except Exception as exc:
+                return self._internal(rid, exc)
+            if number:
+                return seat_frame(rid, number, uuid)
+            return sold_out_frame(rid, self.store.capacity)
         try:
             request = parse_request(payload)
         except DecodeError as exc:
             return error_frame(0, ErrorCode.BAD_REQUEST, f"not a Request message: {exc}")
         try:
             return self._dispatch(request)
-        except Exception as exc:  # a bug or a failing disk must not kill the connection loop
-            log.exception("request %d failed", request.id)
-            return error_frame(request.id, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            return self._internal(request.id, exc)
+
+    def _internal(self, rid: int, exc: Exception) -> bytes:
+        # a bug or a failing disk answers INTERNAL; it must not kill the connection loop
+        log.exception("request %d failed", rid)
+        return error_frame(rid, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     def _dispatch(self, request: seat_pb2.Request) -> bytes:
         op = request.WhichOneof("op")

@@ -34,8 +34,12 @@ class FrameError(Exception):
 
 def encode_varint(value: int) -> bytes:
     """Encode a non-negative integer as a base-128 varint."""
-    if value < 0x80:
-        return _SMALL_VARINTS[value]
+    if value < _TABLE_SIZE:
+        return _VARINTS[value]
+    return _encode_varint_slow(value)
+
+
+def _encode_varint_slow(value: int) -> bytes:
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -44,7 +48,9 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-_SMALL_VARINTS = [bytes((i,)) for i in range(0x80)]
+_TABLE_SIZE = 1 << 14  # every one- and two-byte varint, precomputed (seat numbers, most ids)
+_VARINTS = [_encode_varint_slow(i) for i in range(_TABLE_SIZE)]
+_SMALL_VARINTS = _VARINTS[:0x80]
 
 
 def frame(payload: bytes) -> bytes:

@@ -14,12 +14,17 @@ import re
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import encode, encode_varint, frame
 
+_BYTE = [bytes((i,)) for i in range(0x80)]
+
 Request = seat_pb2.Request
 Response = seat_pb2.Response
 ErrorCode = seat_pb2.Error.Code
 
-_CANONICAL_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_CANONICAL_UUID = re.compile(_UUID_PATTERN)
+# Request.id (field 1, varint), then Request.book (field 2, 38 bytes) holding Book.uuid (field 1, 36 bytes)
+_PLAIN_BOOK = re.compile(
+    rb"(?:\x08([\x80-\xff]{0,8}[\x00-\x7f]))?\x12\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")", re.DOTALL
 )
 
 
@@ -39,7 +44,32 @@ def seat_frame(request_id: int, number: int, uuid: str) -> bytes:
     """Frame of ``Response{id, seat: Seat{number, uuid}}``; uuid is ASCII."""
     u = uuid.encode("ascii")
     inner = b"\x08" + encode_varint(number) + b"\x12" + encode_varint(len(u)) + u
-    return frame(_id_field(request_id) + b"\x12" + encode_varint(len(inner)) + inner)
+    body = (b"\x08" + encode_varint(request_id) if request_id else b"") + b"\x12" + encode_varint(len(inner)) + inner
+    if len(body) < 0x80:
+        return _BYTE[len(body)] + body
+    return frame(body)
+
+
+def fast_book(payload: bytes) -> tuple[int, str] | None:
+    """(id, canonical lower-case uuid) if ``payload`` is the plain encoding of a Book request.
+
+    Recognizes only ``[08 <id varint of at most 9 bytes>] 12 26 0a 24 <36
+    uuid bytes>``, the encoding every protobuf library produces for
+    ``Request{id, book{uuid}}`` with a canonical uuid; anything else returns
+    None and takes the general protobuf path, so this never accepts what
+    protobuf would read differently.
+    """
+    match = _PLAIN_BOOK.fullmatch(payload)
+    if match is None:
+        return None
+    id_bytes, raw = match.groups()
+    rid = 0
+    if id_bytes:
+        shift = 0
+        for byte in id_bytes:
+            rid |= (byte & 0x7F) << shift
+            shift += 7
+    return rid, raw.decode("ascii").lower()
 
 
 def sold_out_frame(request_id: int, capacity: int) -> bytes:

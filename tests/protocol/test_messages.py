@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import encode
-from seatlab.protocol.messages import book_request, canonical_uuid, error_frame, seat_frame, sold_out_frame
+from seatlab.protocol.messages import (
+    book_request,
+    canonical_uuid,
+    error_frame,
+    fast_book,
+    seat_frame,
+    sold_out_frame,
+)
 
 ids = st.integers(min_value=0, max_value=2**64 - 1)
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
@@ -68,3 +75,37 @@ def test_canonical_uuid_accepts_either_case_and_lowers(u: uuidlib.UUID) -> None:
 )
 def test_canonical_uuid_rejects(text: str) -> None:
     assert canonical_uuid(text) is None
+
+
+@given(ids, uuids)
+def test_fast_book_agrees_with_protobuf_on_plain_books(rid: int, uuid: str) -> None:
+    payload = book_request(rid, uuid.upper())[1:]
+    if rid < 2**63:
+        assert fast_book(payload) == (rid, uuid)
+    else:  # ids of ten varint bytes are left to protobuf
+        assert fast_book(payload) is None
+
+
+@given(st.binary(max_size=60))
+def test_fast_book_never_accepts_what_protobuf_reads_differently(payload: bytes) -> None:
+    got = fast_book(payload)
+    if got is None:
+        return
+    parsed = seat_pb2.Request()
+    parsed.ParseFromString(payload)
+    assert parsed.WhichOneof("op") == "book"
+    assert (parsed.id, parsed.book.uuid.lower()) == got
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        seat_pb2.Request(id=1, book=seat_pb2.Book(uuid="x" * 36)).SerializeToString(),  # not hex
+        seat_pb2.Request(id=1, cancel=seat_pb2.Cancel(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
+        b"\x10\x01" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
+        b"\x08" + b"\xff" * 10 + b"\x01" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5))))
+        .SerializeToString(),
+    ],
+)
+def test_fast_book_leaves_the_rest_to_protobuf(payload: bytes) -> None:
+    assert fast_book(payload) is None
