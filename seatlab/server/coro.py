@@ -1,0 +1,159 @@
+"""The coroutine backend: asyncio streams on uvloop, one coroutine per connection.
+
+How this works: each of the ``--threads`` loops (see ``seatlab.server.loops``
+for what the GIL makes of several) runs ``asyncio.start_server`` on the
+shared listener. A connection's coroutine reads up to 64 KiB, feeds the
+sans-IO ``FrameDecoder`` and answers the frames in order: with a delay, each
+request awaits ``asyncio.sleep(delay)`` and its answer is written at once;
+without one, the answers of one read go out in one write. ``await
+writer.drain()`` after writing is the bounded buffering: a client that does
+not read its answers stalls only its own coroutine, which then stops
+reading, and the StreamReader pauses the socket once 128 KiB wait unread.
+
+With ``--sync fsync``, answers wait for a group commit: the first coroutine
+that needs one in a loop iteration creates a shared future and schedules
+one ``service.commit()`` with ``loop.call_soon``; every coroutine that
+handled a request in that iteration awaits the same future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from seatlab.protocol.codec import FrameDecoder, FrameError
+from seatlab.protocol.messages import error_frame
+from seatlab.server.lifecycle import ServerContext
+from seatlab.server.loops import run_loops
+
+log = logging.getLogger("seatlab.server.coro")
+
+_READ_SIZE = 65536
+
+
+class _Connection:
+    __slots__ = ("writer", "busy")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.busy = False
+
+
+class CoroServer:
+    """One loop's coroutine server."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, ctx: ServerContext) -> None:
+        self.loop = loop
+        self.service = ctx.service
+        self.delay_s = ctx.config.delay_s
+        self.backlog = ctx.config.max_backlog
+        self.stopping = False
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._commit_waiter: asyncio.Future[None] | None = None
+
+    async def start(self, sock: socket.socket) -> None:
+        self._server = await asyncio.start_server(self._serve, sock=sock, backlog=self.backlog)
+
+    def begin_shutdown(self) -> None:
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            if not conn.busy:
+                conn.writer.close()  # its read() sees EOF and the coroutine ends
+
+    def open_connections(self) -> int:
+        return len(self.connections)
+
+    def abort_all(self) -> None:
+        for conn in list(self.connections):
+            conn.writer.transport.abort()
+
+    async def _commit(self) -> None:
+        """Group commit: one fsync for every request handled in this loop iteration."""
+        waiter = self._commit_waiter
+        if waiter is None:
+            waiter = self._commit_waiter = self.loop.create_future()
+            self.loop.call_soon(self._flush_commit)
+        await waiter
+
+    def _flush_commit(self) -> None:
+        waiter, self._commit_waiter = self._commit_waiter, None
+        assert waiter is not None
+        try:
+            self.service.commit()
+        except Exception as exc:
+            log.exception("fsync of the db file failed")
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(None)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Connection(writer)
+        if self.stopping:
+            writer.close()
+            return
+        self.connections.add(conn)
+        try:
+            await self._serve_requests(reader, writer, conn)
+        except (ConnectionError, OSError):
+            pass  # the client went away mid-request: nothing more to answer
+        except Exception:
+            log.exception("connection failed")
+        finally:
+            self.connections.discard(conn)
+            writer.close()
+
+    async def _serve_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              conn: _Connection) -> None:
+        decoder = FrameDecoder()
+        handle = self.service.handle
+        needs_commit = self.service.needs_commit
+        delay_s = self.delay_s
+        sleep = asyncio.sleep
+        read = reader.read
+        write = writer.write
+        drain = writer.drain
+        while True:
+            data = await read(_READ_SIZE)
+            if not data:
+                return
+            decoder.feed(data)
+            conn.busy = True
+            answers: list[bytes] = []  # batched per read when there is no delay
+            while not self.stopping:
+                try:
+                    payload = decoder.next_frame()
+                except FrameError as exc:
+                    answers.append(error_frame(0, exc.code, exc.message))
+                    if needs_commit:
+                        await self._commit()
+                    write(b"".join(answers))
+                    await drain()
+                    return
+                if payload is None:
+                    break
+                if delay_s:
+                    await sleep(delay_s)
+                    answer = handle(payload)
+                    if needs_commit:
+                        await self._commit()
+                    write(answer)
+                    await drain()
+                else:
+                    answers.append(handle(payload))
+            if answers:
+                if needs_commit:
+                    await self._commit()
+                write(answers[0] if len(answers) == 1 else b"".join(answers))
+                await drain()
+            conn.busy = False
+            if self.stopping:
+                return
+
+
+def serve(ctx: ServerContext) -> None:
+    """Run ``--threads`` loops of coroutines until a signal."""
+    run_loops(ctx, lambda loop: CoroServer(loop, ctx))

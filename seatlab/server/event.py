@@ -1,0 +1,248 @@
+"""The event-loop backend: asyncio.Protocol callbacks on uvloop, the delay as timers.
+
+How this works: each of the ``--threads`` loops (see ``seatlab.server.loops``
+for what the GIL makes of several) serves the shared listener with one
+``_Connection`` protocol object per connection; no coroutines. A connection
+is one client: at most one of its requests is in its delay at a time, the
+rest wait in its ``FrameDecoder`` and are started one after another.
+
+The delay: one timer per request costs too much at thousands of clients.
+The delay is the same for every request, so requests fall due in the order
+they started: each loop keeps one FIFO of connections in their delay (with
+their due time) and one timer, armed for the head of the FIFO. When it
+fires, ``_LoopState._release`` answers every request that is due, in one
+callback: so with ``--sync fsync`` those answers share one
+``service.commit()`` (group commit) before any of them is written. A
+connection whose answer went out starts its next request, which joins the
+back of the FIFO. Without a delay, the frames of one read are answered at
+once with one ``transport.write``; with ``--sync fsync`` those writes are
+collected for one commit per loop iteration (``loop.call_soon``).
+
+Bounded buffering: when a connection's unsent answers pass the transport's
+high-water mark (``pause_writing``), it starts no new request; when its
+unanswered bytes pass 64 KiB, it stops reading (``pause_reading``), so a
+client that pipelines without reading stalls only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from time import monotonic
+
+from seatlab.protocol.codec import FrameDecoder, FrameError
+from seatlab.protocol.messages import error_frame
+from seatlab.server.lifecycle import ServerContext
+from seatlab.server.loops import run_loops
+
+log = logging.getLogger("seatlab.server.event")
+
+_MAX_UNREAD = 65536
+"""Received bytes a connection may hold unanswered before it stops reading."""
+
+
+class _LoopState:
+    """One loop's server: its connections, its delay FIFO and timer, its group commit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, ctx: ServerContext) -> None:
+        self.loop = loop
+        self.service = ctx.service
+        self.handle = ctx.service.handle
+        self.needs_commit = ctx.service.needs_commit
+        self.delay_s = ctx.config.delay_s
+        self.backlog = ctx.config.max_backlog
+        self.connections: set[_Connection] = set()
+        self.stopping = False
+        self._server: asyncio.AbstractServer | None = None
+        self._waiting: deque[_Connection] = deque()  # in their delay, in due order
+        self._timer: asyncio.TimerHandle | None = None
+        self._releasing = False
+        self._deferred: list[tuple[_Connection, bytes, bool]] = []  # delay 0 + fsync: wait for the commit
+
+    async def start(self, sock: socket.socket) -> None:
+        self._server = await self.loop.create_server(lambda: _Connection(self), sock=sock, backlog=self.backlog)
+
+    def begin_shutdown(self) -> None:
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            if not conn.in_flight:
+                conn.close()
+
+    def open_connections(self) -> int:
+        return len(self.connections)
+
+    def abort_all(self) -> None:
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+
+    # -- the delay FIFO
+
+    def start_delay(self, conn: _Connection) -> None:
+        """``conn`` started a request: its answer is due one delay from now."""
+        conn.due = monotonic() + self.delay_s
+        self._waiting.append(conn)
+        if self._timer is None and not self._releasing:
+            self._timer = self.loop.call_later(self.delay_s, self._release)
+
+    def _release(self) -> None:
+        """Answer every request whose delay is over; one commit, then the writes."""
+        self._timer = None
+        self._releasing = True  # the FIFO's head decides the next timer, below
+        waiting = self._waiting
+        now = monotonic()
+        handle = self.handle
+        released: list[tuple[_Connection, bytes]] = []
+        while waiting and waiting[0].due <= now:
+            conn = waiting.popleft()
+            payload = conn.pending
+            conn.pending = b""
+            released.append((conn, handle(payload)))
+        if released and self.needs_commit:
+            self.service.commit()
+        try:
+            for conn, answer in released:
+                conn.answered(answer)
+        finally:
+            self._releasing = False
+        if waiting:
+            # a libuv timer can fire up to a millisecond early: never answer before the delay
+            self._timer = self.loop.call_later(max(waiting[0].due - monotonic(), 0.0) + 0.0005, self._release)
+
+    # -- group commit without a delay
+
+    def defer_write(self, conn: _Connection, data: bytes, close_after: bool) -> None:
+        if not self._deferred:
+            self.loop.call_soon(self._flush_deferred)
+        self._deferred.append((conn, data, close_after))
+
+    def _flush_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        self.service.commit()
+        for conn, data, close_after in deferred:
+            if conn.transport is not None:
+                conn.transport.write(data)
+                if close_after:
+                    conn.close()
+
+
+class _Connection(asyncio.Protocol):
+    """One client: frames in, answers out, one request at a time."""
+
+    __slots__ = ("state", "transport", "decoder", "in_flight", "pending", "due",
+                 "write_paused", "read_paused", "closing")
+
+    def __init__(self, state: _LoopState) -> None:
+        self.state = state
+        self.transport: asyncio.Transport | None = None
+        self.decoder = FrameDecoder()
+        self.in_flight = False  # a request is in its delay
+        self.pending = b""  # that request's payload
+        self.due = 0.0
+        self.write_paused = False
+        self.read_paused = False
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.state.connections.add(self)
+        if self.state.stopping:
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        self.transport = None
+        self.closing = True
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._advance()
+
+    def data_received(self, data: bytes) -> None:
+        self.decoder.feed(data)
+        self._advance()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def answered(self, answer: bytes) -> None:
+        """The release timer answered this connection's request."""
+        self.in_flight = False
+        if self.transport is None:
+            return  # the client left during the delay
+        self.transport.write(answer)
+        if self.state.stopping:
+            self.close()
+        else:
+            self._advance()
+
+    def _advance(self) -> None:
+        """Start what can start now, then pause or resume reading."""
+        if not (self.in_flight or self.write_paused or self.closing or self.state.stopping):
+            if self.state.delay_s:
+                self._start_next()
+            else:
+                self._answer_all()
+        transport = self.transport
+        if transport is None:
+            return
+        if self.decoder.buffered > _MAX_UNREAD:
+            if not self.read_paused:
+                self.read_paused = True
+                transport.pause_reading()
+        elif self.read_paused and not self.closing:
+            self.read_paused = False
+            transport.resume_reading()
+
+    def _start_next(self) -> None:
+        try:
+            payload = self.decoder.next_frame()
+        except FrameError as exc:
+            self._frame_error(exc, b"")
+            return
+        if payload is not None:
+            self.in_flight = True
+            self.pending = payload
+            self.state.start_delay(self)
+
+    def _answer_all(self) -> None:
+        decoder = self.decoder
+        handle = self.state.handle
+        answers: list[bytes] = []
+        try:
+            while (payload := decoder.next_frame()) is not None:
+                answers.append(handle(payload))
+        except FrameError as exc:
+            self._frame_error(exc, b"".join(answers))
+            return
+        if not answers:
+            return
+        data = answers[0] if len(answers) == 1 else b"".join(answers)
+        if self.state.needs_commit:
+            self.state.defer_write(self, data, False)
+        else:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def _frame_error(self, exc: FrameError, before: bytes) -> None:
+        """Answer the frames before the error, then the one Error, then close."""
+        data = before + error_frame(0, exc.code, exc.message)
+        self.closing = True
+        if self.state.needs_commit and before:
+            self.state.defer_write(self, data, True)
+        elif self.transport is not None:
+            self.transport.write(data)
+            self.transport.close()
+
+
+def serve(ctx: ServerContext) -> None:
+    """Run ``--threads`` event loops of protocol callbacks until a signal."""
+    run_loops(ctx, lambda loop: _LoopState(loop, ctx))

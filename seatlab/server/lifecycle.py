@@ -1,0 +1,298 @@
+"""The server process's lifecycle, written once for every backend (uvicorn ``server.py`` style).
+
+How this works: ``main`` parses the flags (a bad one exits 2 naming it),
+imports the chosen backend lazily, checks that protobuf runs on its fast
+upb backend, raises the open-files limit, opens the db file and the seat
+service (an unusable db exits 1 naming the file and line), binds the
+listening socket, and installs SIGTERM/SIGINT handlers. It then calls the
+backend's ``serve(ctx)`` in the main thread. The backend starts its threads
+or loops, calls ``ctx.announce_ready()`` once it accepts connections (that
+prints ``READY <host> <port>`` once, flushed), blocks in
+``ctx.wait_for_stop()``, and on a signal stops accepting, finishes the
+requests it has started, closes its connections within
+``ctx.shutdown_grace`` seconds and returns. ``main`` then closes the
+listener and flushes the db file, and exits 0. A watchdog ends the process
+(exit 1) if a backend overstays the spec's 10 seconds; a second signal ends
+it at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from seatlab.journal import SYNC_MODES, DbFileError, Journal
+from seatlab.server.backends import BACKENDS, Serve, load_backend
+from seatlab.service import SeatService
+from seatlab.store import SeatStore
+
+log = logging.getLogger("seatlab.server")
+
+SHUTDOWN_GRACE_S = 6.0
+"""How long a backend may spend finishing started requests after a signal."""
+
+SHUTDOWN_DEADLINE_S = 9.5
+"""After a signal the process is gone within this, whatever the backend does."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The validated command line."""
+
+    backend: str = "coro"
+    address: str = "127.0.0.1"
+    port: int = 8080
+    max_backlog: int = 128
+    db_path: Path | None = None
+    capacity: int = 5000
+    delay_ms: float = 0.0
+    threads: int = 2
+    sync: str = "os"
+
+    @property
+    def delay_s(self) -> float:
+        """The simulated work per request, in seconds."""
+        return self.delay_ms / 1000.0
+
+
+def _int_in(name: str, low: int, high: int | None = None) -> type[int]:
+    """An argparse type: an int within [low, high]; the error names the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: must be {bound}")
+        return value
+
+    parse.__name__ = name
+    return parse  # type: ignore[return-value]
+
+
+def _delay(text: str) -> float:
+    """An argparse type: milliseconds, a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of milliseconds >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m seatlab.server`` (the spec's flags)."""
+    p = argparse.ArgumentParser(
+        prog="python -m seatlab.server",
+        description="Serve the seatlab wire protocol with one concurrency backend.",
+    )
+    p.add_argument("--backend", choices=list(BACKENDS), default="coro", help="concurrency model (default coro)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_int_in("port", 0, 65535), default=8080, help="0 binds a free port")
+    p.add_argument("--max-backlog", type=_int_in("backlog", 1), default=128, help="listen backlog")
+    p.add_argument("--db-path", type=Path, default=None, help="CSV journal of the seats (default: memory only)")
+    p.add_argument("--capacity", type=_int_in("capacity", 1), default=5000, help="number of seats")
+    p.add_argument("--delay", type=_delay, default=0.0, help="ms of simulated work per request")
+    p.add_argument("--threads", type=_int_in("threads", 1), default=2,
+                   help="tpool: pool size; coro/event/calibrate: event loops, one per thread")
+    p.add_argument("--sync", choices=SYNC_MODES, default="os", help="os: write(2) before answering; fsync: also fsync")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    """Parse and validate the flags; exits 2 with a message naming a bad one."""
+    ns = build_parser().parse_args(argv)
+    return ServerConfig(
+        backend=ns.backend, address=ns.address, port=ns.port, max_backlog=ns.max_backlog,
+        db_path=ns.db_path, capacity=ns.capacity, delay_ms=ns.delay, threads=ns.threads, sync=ns.sync,
+    )
+
+
+class ServerContext:
+    """What a backend gets: the listener, the service, the flags, and the stop signal."""
+
+    def __init__(self, config: ServerConfig, sock: socket.socket, service: SeatService | None) -> None:
+        self.config = config
+        self.sock = sock
+        self._service = service
+        self.stopping = threading.Event()
+        self.shutdown_grace = SHUTDOWN_GRACE_S
+        self._ready = False
+
+    @property
+    def service(self) -> SeatService:
+        """The shared seat service (every backend but calibrate)."""
+        if self._service is None:
+            raise RuntimeError("this backend was started without a seat service")
+        return self._service
+
+    def announce_ready(self) -> None:
+        """Print ``READY <host> <port>`` once, flushed: the listener accepts connections."""
+        if self._ready:
+            return
+        self._ready = True
+        host, port = self.sock.getsockname()[:2]
+        sys.stdout.write(f"READY {host} {port}\n")
+        sys.stdout.flush()
+        log.info("%s backend ready on %s:%d (%s)", self.config.backend, host, port, _describe(self.config))
+
+    def wait_for_stop(self) -> None:
+        """Block the main thread until SIGTERM/SIGINT; signals are handled meanwhile."""
+        while not self.stopping.wait(0.5):
+            pass
+
+    def request_stop(self) -> None:
+        """Begin the graceful shutdown (what a signal does)."""
+        self.stopping.set()
+
+
+def _describe(config: ServerConfig) -> str:
+    db = str(config.db_path) if config.db_path else "memory only"
+    return (f"capacity {config.capacity}, delay {config.delay_ms:g} ms, threads {config.threads}, "
+            f"backlog {config.max_backlog}, db {db}, sync {config.sync}")
+
+
+def check_protobuf() -> str:
+    """Warn loudly unless protobuf runs on upb: the pure-Python one is ~10x slower."""
+    from google.protobuf.internal import api_implementation
+
+    kind = api_implementation.Type()
+    if kind != "upb":
+        log.warning(
+            "!!! protobuf runs on its %r implementation, not 'upb': every request is much slower and "
+            "measurements are not comparable (is PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION set?) !!!", kind,
+        )
+    return kind
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit, so thousands of connections fit; return it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, exc)
+    return soft
+
+
+def open_service(config: ServerConfig) -> SeatService:
+    """Open the db file (if any) and build the seat service; raises DbFileError."""
+    journal: Journal | None = None
+    seats: dict[int, str] = {}
+    if config.db_path is not None:
+        journal, seats = Journal.open(config.db_path, config.capacity, config.sync)
+        log.info("%s: restored %d booked seats", config.db_path, len(seats))
+    return SeatService(SeatStore(config.capacity, journal, seats))
+
+
+def bind_listener(config: ServerConfig) -> socket.socket:
+    """The listening socket (SO_REUSEADDR, the given backlog); raises OSError naming the address."""
+    try:
+        infos = socket.getaddrinfo(config.address, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {config.address}:{config.port}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(config.max_backlog)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {config.address}:{config.port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+class _SignalCapture:
+    """SIGTERM/SIGINT -> ``ctx.request_stop()``; a second signal exits at once."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self._previous: dict[int, object] = {}
+        self._watchdog: threading.Timer | None = None
+
+    def __enter__(self) -> _SignalCapture:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.ctx.stopping.is_set():
+            log.warning("second %s: exiting now without finishing", name)
+            os._exit(1)
+        log.info("%s: stop accepting, finish started requests, close connections", name)
+        self._watchdog = threading.Timer(SHUTDOWN_DEADLINE_S, _overstayed)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        self.ctx.request_stop()
+
+
+def _overstayed() -> None:
+    log.error("shutdown took longer than %.1f s; exiting without finishing", SHUTDOWN_DEADLINE_S)
+    logging.shutdown()
+    os._exit(1)
+
+
+def run(config: ServerConfig, serve: Serve) -> int:
+    """Open everything, run ``serve`` until a signal, close everything; the exit code."""
+    check_protobuf()
+    raise_fd_limit()
+    service: SeatService | None = None
+    if config.backend == "calibrate":
+        if config.db_path is not None or config.delay_ms:
+            log.warning("calibrate ignores --db-path, --delay and --sync: it answers a fixed Seat")
+    else:
+        try:
+            service = open_service(config)
+        except DbFileError as exc:
+            log.error("%s", exc)
+            return 1
+    try:
+        sock = bind_listener(config)
+    except OSError as exc:
+        log.error("%s", exc)
+        if service is not None:
+            service.store.close()
+        return 1
+    ctx = ServerContext(config, sock, service)
+    try:
+        with _SignalCapture(ctx):
+            serve(ctx)
+    finally:
+        sock.close()
+        if service is not None:
+            service.store.close()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m seatlab.server``: the exit code (2 for a bad flag, 1 for a db or bind failure)."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="seatlab.server %(levelname)s: %(message)s")
+    config = parse_args(argv)
+    serve = load_backend(config.backend)
+    return run(config, serve)

@@ -1,0 +1,109 @@
+"""Running N uvloop event loops in N threads on one shared listener (coro, event, calibrate).
+
+How this works: every loop thread builds its own uvloop loop and serves a
+``dup()`` of the lifecycle's listening socket (uvloop closes the fd it is
+given, so each loop gets its own fd of the one socket). A new connection
+wakes the loops waiting on the listener and one of them accepts it; that
+loop owns the connection for its life. The seat service is shared, guarded
+by the store's lock.
+
+What the GIL does to this: only one thread runs Python at a time, so N loops
+never execute requests in parallel; the CPU work of the whole server is
+still one core's worth. What N loops buy is overlapping waits (a loop
+blocked in an fsync or a slow callback does not stall the others), and they
+cost GIL hand-offs (the switch interval is 5 ms). ``--threads 1`` is the
+plain single-loop server.
+
+A backend supplies ``LoopServer``: ``start()`` (coroutine, on the loop:
+begin serving the socket), ``begin_shutdown()`` (on the loop: stop
+accepting, close idle connections, let started requests finish),
+``open_connections()`` and ``abort_all()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from typing import Callable, Protocol
+
+import uvloop
+
+from seatlab.server.lifecycle import ServerContext
+
+log = logging.getLogger("seatlab.server.loops")
+
+
+class LoopServer(Protocol):
+    """One loop's share of a backend."""
+
+    async def start(self, sock: socket.socket) -> None: ...
+
+    def begin_shutdown(self) -> None: ...
+
+    def open_connections(self) -> int: ...
+
+    def abort_all(self) -> None: ...
+
+
+def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLoop], LoopServer]) -> None:
+    """Run ``ctx.config.threads`` loops until a signal, then shut them down gracefully."""
+    n = ctx.config.threads
+    loops: list[asyncio.AbstractEventLoop] = []
+    servers: list[LoopServer] = []
+    started = threading.Barrier(n + 1)
+    failures: list[BaseException] = []
+
+    def loop_main(index: int) -> None:
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        server = make_server(loop)
+        try:
+            loop.run_until_complete(server.start(ctx.sock.dup()))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+            started.abort()
+            loop.close()
+            return
+        loops.append(loop)
+        servers.append(server)
+        started.wait()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    threads = [threading.Thread(target=loop_main, args=(i,), name=f"loop-{i}", daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    try:
+        started.wait()
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"an event loop failed to start: {failures[0]!r}") from failures[0]
+    ctx.announce_ready()
+    ctx.wait_for_stop()
+
+    for loop, server in zip(loops, servers):
+        loop.call_soon_threadsafe(server.begin_shutdown)
+    deadline = time.monotonic() + ctx.shutdown_grace
+    while time.monotonic() < deadline and _count(loops, servers) > 0:
+        time.sleep(0.02)
+    left = _count(loops, servers)
+    if left:
+        log.warning("%d connections still busy after %.1f s (clients not reading?): aborting them",
+                    left, ctx.shutdown_grace)
+        for loop, server in zip(loops, servers):
+            loop.call_soon_threadsafe(server.abort_all)
+        time.sleep(0.1)
+    for loop in loops:
+        loop.call_soon_threadsafe(loop.stop)
+    for t in threads:
+        t.join(2.0)
+
+
+def _count(loops: list[asyncio.AbstractEventLoop], servers: list[LoopServer]) -> int:
+    """Open connections over all loops (read from the main thread; an int read is atomic)."""
+    return sum(server.open_connections() for server in servers)

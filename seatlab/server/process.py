@@ -1,0 +1,165 @@
+"""``ServerProcess``: a seat server as a child process that is always terminated, killed and reaped.
+
+How this works (psf/pyperf ``popen_killer``, locust ``subprocess_utils``
+style): the child's stdout and stderr go to files in ``log_dir``, never to
+pipes, so a chatty child can never block on a full pipe. Entering the
+context starts ``python -m seatlab.server`` and polls its stdout file for
+the ``READY <host> <port>`` line until ``ready_timeout``; if the child exits
+first or the deadline passes, it is killed and reaped and
+``ServerStartError`` carries the tail of its stderr. Leaving the context
+stops it: SIGTERM, then SIGKILL after the timeout, then reap.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+_POLL_S = 0.02
+_STDERR_TAIL = 2000
+
+
+class ServerStartError(RuntimeError):
+    """The server did not become ready; names the backend, the exit code and the stderr tail."""
+
+
+class ServerProcess:
+    """Start `python -m seatlab.server ...` as a child process; always terminated, killed and reaped."""
+
+    def __init__(self, backend: str, *, address: str = "127.0.0.1", port: int = 0, capacity: int = 5000,
+                 delay_ms: float = 0, threads: int = 2, max_backlog: int = 128,
+                 db_path: str | os.PathLike[str] | None = None, sync: str = "os",
+                 log_dir: str | os.PathLike[str] | None = None,
+                 ready_timeout: float = 10.0, extra_args: Sequence[str] = ()) -> None:
+        self.backend = backend
+        self.args = [
+            "--backend", backend, "--address", address, "--port", str(port),
+            "--capacity", str(capacity), "--delay", f"{delay_ms:g}", "--threads", str(threads),
+            "--max-backlog", str(max_backlog), "--sync", sync,
+        ]
+        if db_path is not None:
+            self.args += ["--db-path", os.fspath(db_path)]
+        self.args += list(extra_args)
+        self._own_log_dir = log_dir is None
+        self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="seatlab-server-"))
+        self.ready_timeout = ready_timeout
+        self.host = ""
+        self.port = 0
+        self.pid = 0
+        self.popen: subprocess.Popen[bytes] | None = None
+        self._files: list[IO[bytes]] = []
+
+    @property
+    def command(self) -> list[str]:
+        """The child's command line."""
+        return [sys.executable, "-m", "seatlab.server", *self.args]
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.log_dir / "server.stdout"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.log_dir / "server.stderr"
+
+    def __enter__(self) -> ServerProcess:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.stdout_path, "wb")
+        err = open(self.stderr_path, "wb")
+        self._files = [out, err]
+        self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        self.pid = self.popen.pid
+        try:
+            self._wait_ready()
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.popen is not None
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            line = self.stdout_path.read_bytes().split(b"\n", 1)
+            if len(line) == 2:  # a whole first line
+                words = line[0].decode(errors="replace").split()
+                if len(words) == 3 and words[0] == "READY":
+                    self.host, self.port = words[1], int(words[2])
+                    return
+                self.kill()
+                raise ServerStartError(self._failure(f"printed {line[0][:200]!r} instead of READY"))
+            code = self.popen.poll()
+            if code is not None:
+                self._reap()
+                raise ServerStartError(self._failure(f"exited with code {code} before READY"))
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServerStartError(self._failure(f"not READY within {self.ready_timeout:g} s"))
+            time.sleep(_POLL_S)
+
+    def _failure(self, what: str) -> str:
+        try:
+            tail = self.stderr_path.read_bytes()[-_STDERR_TAIL:].decode(errors="replace")
+        except OSError:
+            tail = ""
+        return f"seatlab server (backend {self.backend}) {what}; stderr ends:\n{tail}"
+
+    def stderr_text(self) -> str:
+        """Everything the child wrote to stderr so far."""
+        return self.stderr_path.read_bytes().decode(errors="replace")
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, wait; SIGKILL after ``timeout``; the exit code (negative = signal)."""
+        assert self.popen is not None, "not started"
+        if self.popen.poll() is None:
+            try:
+                self.popen.send_signal(signal.SIGTERM)
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self._reap()
+
+    def kill(self) -> None:
+        """SIGKILL and reap (crash tests)."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            try:
+                self.popen.kill()
+            except ProcessLookupError:
+                pass
+        self._reap()
+
+    def _reap(self) -> int:
+        assert self.popen is not None
+        code = self.popen.wait()
+        for f in self._files:
+            f.close()
+        return code
+
+    def _close(self) -> None:
+        if self.popen is not None:
+            if self.popen.poll() is None:
+                self.kill()
+            self._reap()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.running:
+                self.stop()
+        finally:
+            self._close()
+            if self._own_log_dir and exc[0] is None:
+                shutil.rmtree(self.log_dir, ignore_errors=True)

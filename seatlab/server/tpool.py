@@ -1,0 +1,170 @@
+"""The thread-pool backend: a fixed ThreadPoolExecutor, blocking sockets.
+
+How this works: an acceptor thread accepts connections and submits one task
+per connection to a ``ThreadPoolExecutor(max_workers=--threads)``. The pool
+thread that picks the task up serves that connection for its whole life
+with blocking ``recv``/``sendall`` and spends the delay in ``time.sleep``.
+With more connections than threads, the others wait in the executor's queue
+unanswered, exactly like the original C++ pool: this is the effect the
+experiments measure, so it is not hidden behind extra threads.
+
+Bounded buffering comes free: a thread reads at most 64 KiB, answers it, and
+blocks in ``sendall`` while a client does not read its answers.
+
+Shutdown: the acceptor stops; every open connection gets
+``shutdown(SHUT_RD)``, which wakes a ``recv`` with EOF but still lets the
+thread send the answer of a request it has started; queued connections are
+closed unserved. Whatever is still running after the grace period (a
+``sendall`` to a client that never reads) gets ``SHUT_RDWR``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from seatlab.protocol.codec import FrameDecoder, FrameError
+from seatlab.protocol.messages import error_frame
+from seatlab.server.lifecycle import ServerContext
+from seatlab.service import SeatService
+
+log = logging.getLogger("seatlab.server.tpool")
+
+_RECV_SIZE = 65536
+_ACCEPT_POLL_S = 0.2
+
+
+class _Connections:
+    """The open connections, so shutdown can wake the threads blocked on them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self.closed = False
+
+    def add(self, conn: socket.socket) -> bool:
+        """Register ``conn``; False once shutdown began (the caller closes it)."""
+        with self._lock:
+            if self.closed:
+                return False
+            self._open.add(conn)
+            return True
+
+    def discard(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._open.discard(conn)
+
+    def shutdown_all(self, how: int) -> int:
+        """Mark shut and ``conn.shutdown(how)`` every open connection; how many."""
+        with self._lock:
+            self.closed = True
+            conns = list(self._open)
+        for conn in conns:
+            try:
+                conn.shutdown(how)
+            except OSError:
+                pass
+        return len(conns)
+
+
+def _serve_connection(conn: socket.socket, service: SeatService, delay_s: float,
+                      stopping: threading.Event, conns: _Connections) -> None:
+    """Serve one connection until it closes: the whole life of one pool thread's task."""
+    try:
+        if stopping.is_set() or not conns.add(conn):
+            return  # queued until shutdown: close it unserved
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _serve_requests(conn, service, delay_s, stopping)
+    except OSError:
+        pass  # the client went away (reset, broken pipe): nothing more to answer
+    except Exception:
+        log.exception("connection failed")
+    finally:
+        conns.discard(conn)
+        conn.close()
+
+
+def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event) -> None:
+    decoder = FrameDecoder()
+    handle = service.handle
+    commit = service.commit if service.needs_commit else None
+    recv = conn.recv
+    sendall = conn.sendall
+    while True:
+        data = recv(_RECV_SIZE)
+        if not data:
+            return
+        decoder.feed(data)
+        answers: list[bytes] = []  # batched per read when there is no delay
+        while True:
+            if stopping.is_set():
+                break  # finish what was started, start nothing new
+            try:
+                payload = decoder.next_frame()
+            except FrameError as exc:
+                answers.append(error_frame(0, exc.code, exc.message))
+                if commit is not None:
+                    commit()
+                sendall(b"".join(answers))
+                conn.shutdown(socket.SHUT_WR)
+                return
+            if payload is None:
+                break
+            if delay_s:
+                time.sleep(delay_s)
+                answer = handle(payload)
+                if commit is not None:
+                    commit()
+                sendall(answer)
+            else:
+                answers.append(handle(payload))
+        if answers:
+            if commit is not None:
+                commit()
+            sendall(answers[0] if len(answers) == 1 else b"".join(answers))
+        if stopping.is_set():
+            return
+
+
+def serve(ctx: ServerContext) -> None:
+    """Run the pool until a signal, then shut down gracefully."""
+    config = ctx.config
+    service = ctx.service
+    stopping = ctx.stopping
+    conns = _Connections()
+    pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="tpool")
+    listener = ctx.sock
+    listener.settimeout(_ACCEPT_POLL_S)
+
+    def accept_loop() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if stopping.is_set():
+                    return
+                log.warning("accept failed: %s", exc)  # e.g. EMFILE: back off, keep serving the others
+                time.sleep(0.05)
+                continue
+            conn.settimeout(None)
+            pool.submit(_serve_connection, conn, service, config.delay_s, stopping, conns)
+
+    acceptor = threading.Thread(target=accept_loop, name="tpool-acceptor", daemon=True)
+    acceptor.start()
+    ctx.announce_ready()
+    ctx.wait_for_stop()
+
+    acceptor.join()
+    conns.shutdown_all(socket.SHUT_RD)  # wake idle recv()s; started requests still get their answers
+    finished = threading.Event()
+    threading.Thread(target=lambda: (pool.shutdown(wait=True), finished.set()), daemon=True).start()
+    if not finished.wait(ctx.shutdown_grace):
+        n = conns.shutdown_all(socket.SHUT_RDWR)
+        log.warning("%d connections still busy after %.1f s (clients not reading?): closing them",
+                    n, ctx.shutdown_grace)
+        finished.wait(2.0)
