@@ -63,8 +63,15 @@ def fast_book(payload: bytes) -> tuple[int, str] | None:
     if match is None:
         return None
     id_bytes, raw = match.groups()
-    rid = 0
-    if id_bytes:
+    n = len(id_bytes) if id_bytes else 0
+    if n == 0:
+        rid = 0
+    elif n == 1:
+        rid = id_bytes[0]
+    elif n == 2:
+        rid = (id_bytes[0] & 0x7F) | id_bytes[1] << 7
+    else:
+        rid = 0
         shift = 0
         for byte in id_bytes:
             rid |= (byte & 0x7F) << shift
