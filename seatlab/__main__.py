@@ -1,0 +1,43 @@
+"""``python -m seatlab [-m] [OVERRIDES...]``: the experiment runner (Hydra app, configs in ``conf/``).
+
+``conf/`` is found relative to this file (``config_path="../conf"``): the
+repository's ``conf/`` when seatlab is installed editable (``pip install -e .``)
+or run from a checkout. Before Hydra parses the command line, per-run sweeps
+(``clients=range(...)``, and ``backend=a,b`` without ``-m``) become lists: see
+``seatlab.runner.overrides``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from seatlab.runner import callback
+from seatlab.runner.job import run_job
+from seatlab.runner.overrides import OverrideError, rewrite_overrides
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def _hydra_main(cfg: DictConfig) -> Any:
+    return run_job(cfg)
+
+
+def main() -> int:
+    try:
+        sys.argv[1:] = rewrite_overrides(sys.argv[1:])
+    except OverrideError as exc:
+        print(f"seatlab: {exc}", file=sys.stderr)
+        return 2
+    _hydra_main()
+    if callback.FAILED_JOBS:
+        print(f"seatlab: {len(callback.FAILED_JOBS)} job(s) failed: {', '.join(callback.FAILED_JOBS)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

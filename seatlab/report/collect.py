@@ -1,0 +1,143 @@
+"""Gathers stored results: a run's points.csv, or every job of a multirun (combined into one CSV).
+
+A multirun job is a subfolder with Hydra's ``.hydra/overrides.yaml``; its
+label is its overrides without ``clients`` (what was swept). A job without
+``points.csv`` or whose ``job.json`` says failed is kept in ``jobs`` as
+failed with its reason, so reports can name it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from seatlab.runner.results import COMBINED_CSV, JOB_JSON, METADATA_JSON, POINTS_CSV, read_json, read_points
+
+_HIDDEN_OVERRIDES = ("clients", "results_dir", "hydra.")
+
+
+class ResultsNotFound(FileNotFoundError):
+    """The folder holds neither a run's points.csv nor a multirun's jobs."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    label: str
+    directory: str
+    status: str
+    reason: str
+    points: int
+
+
+@dataclass
+class Results:
+    kind: str  # "run" or "sweep"
+    directory: Path
+    frame: pd.DataFrame
+    metadata: dict[str, Any]
+    jobs: list[JobResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.frame[self.frame["status"] == "ok"]
+
+
+def load_results(directory: Path) -> Results:
+    directory = Path(directory)
+    if (directory / POINTS_CSV).is_file():
+        frame = read_points(directory / POINTS_CSV)
+        metadata = _metadata(directory)
+        job = _job_status(directory, label="", points=len(frame))
+        return Results("run", directory, add_series(frame), metadata, [job])
+    job_dirs = sorted((p.parent.parent for p in directory.glob("*/.hydra/overrides.yaml")), key=_job_order)
+    if job_dirs:
+        return _sweep(directory, job_dirs)
+    if (directory / COMBINED_CSV).is_file():
+        frame = read_points(directory / COMBINED_CSV)
+        jobs = [JobResult(str(label), "", "ok", "", int(n)) for label, n in frame.groupby("job").size().items()]
+        return Results("sweep", directory, add_series(frame), _metadata(directory), jobs)
+    raise ResultsNotFound(f"{directory}: no {POINTS_CSV} (a run) and no job folders or {COMBINED_CSV} (a multirun)")
+
+
+def _job_order(path: Path) -> tuple[int, str]:
+    head = path.name.split("_", 1)[0]
+    return (int(head) if head.isdigit() else 1 << 30, path.name)
+
+
+def _sweep(directory: Path, job_dirs: list[Path]) -> Results:
+    frames, jobs = [], []
+    metadata: dict[str, Any] = {}
+    for job_dir in job_dirs:
+        label = job_label(job_dir)
+        points = job_dir / POINTS_CSV
+        frame = read_points(points) if points.is_file() else None
+        if frame is not None:
+            frame["job"] = label
+            frames.append(frame)
+            metadata = metadata or _metadata(job_dir)
+        jobs.append(_job_status(job_dir, label, 0 if frame is None else len(frame)))
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["job", "status"])
+    if frames:
+        combined.to_csv(directory / COMBINED_CSV, index=False)
+    return Results("sweep", directory, add_series(combined), metadata, jobs)
+
+
+def job_label(job_dir: Path) -> str:
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    shown = [o.lstrip("+~") for o in overrides if not o.lstrip("+~").startswith(_HIDDEN_OVERRIDES)]
+    return " ".join(shown) or job_dir.name
+
+
+def _job_status(job_dir: Path, label: str, points: int) -> JobResult:
+    status, reason = ("ok", "") if points else ("failed", f"no {POINTS_CSV}: the job did not run or crashed")
+    if (job_dir / JOB_JSON).is_file():
+        info = read_json(job_dir / JOB_JSON)
+        status = str(info.get("status", status))
+        reason = str(info.get("reason", "")) or reason if status != "ok" else ""
+        if status == "running":
+            status, reason = "failed", "the job stopped before it finished (interrupted or crashed)"
+    return JobResult(label, job_dir.name, status, reason, points)
+
+
+def _metadata(directory: Path) -> dict[str, Any]:
+    path = directory / METADATA_JSON
+    return read_json(path) if path.is_file() else {}
+
+
+def add_series(frame: pd.DataFrame) -> pd.DataFrame:
+    """Label each row with the line it belongs to: what differs between jobs and backends."""
+    frame = frame.copy()
+    if frame.empty:
+        frame["series"] = pd.Series(dtype=str)
+        return frame
+    frame["job"] = frame["job"].fillna("").astype(str) if "job" in frame.columns else ""
+    multi_job = frame["job"].nunique() > 1
+    multi_backend = frame["backend"].nunique() > 1
+
+    def label(row: pd.Series) -> str:
+        parts = [row["job"]] if multi_job and row["job"] else []
+        if not parts or (multi_backend and "backend=" not in row["job"]):
+            parts.append(str(row["backend"]))
+        return " ".join(parts)
+
+    frame["series"] = frame.apply(label, axis=1)
+    return frame
+
+
+def constant_params(frame: pd.DataFrame) -> dict[str, Any]:
+    """Parameters with one value over the whole frame (they go into titles; the others label lines)."""
+    out: dict[str, Any] = {}
+    for column in ("delay_ms", "threads", "capacity", "mode", "duration_s", "diversity", "rate", "connect"):
+        if column in frame.columns:
+            values = frame[column].dropna().unique()
+            if len(values) == 1:
+                value = values[0]
+                out[column] = value.item() if hasattr(value, "item") else value
+            elif len(values) == 0 and column == "rate":
+                out[column] = math.nan
+    return out

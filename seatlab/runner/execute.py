@@ -1,0 +1,123 @@
+"""One sweep point: a fresh db, the server started, the load run against it, the server stopped.
+
+Whatever fails, ``ServerProcess`` (a context manager) terminates, kills and
+reaps the server; the point is then recorded as failed with the reason and
+the sweep goes on. The server's stdout/stderr, the db file and the load
+generator's files stay in the point's folder.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from seatlab.runner.points import SweepPoint, bound_rps
+from seatlab.runner.results import measurements, write_json
+from seatlab.runner.sampler import ServerSampler, ServerUsage
+from seatlab.runner.schema import Mode, RunSettings
+
+
+def point_params(point: SweepPoint, settings: RunSettings) -> dict[str, Any]:
+    """The row's parameter columns and Little's law's bound for them."""
+    bound = bound_rps(point.backend.bound, point.clients, settings.threads, settings.delay_ms, settings.rate)
+    predicted = settings.capacity / bound if settings.mode is Mode.sellout and bound > 0 else math.nan
+    return {
+        "point": point.index,
+        "repetition": point.repetition,
+        "backend": point.backend.name,
+        "threads": settings.threads,
+        "delay_ms": settings.delay_ms,
+        "capacity": settings.capacity,
+        "clients": point.clients,
+        "mode": settings.mode.value,
+        "diversity": settings.diversity,
+        "rate": math.nan if settings.rate is None else settings.rate,
+        "connect": settings.connect,
+        "duration_s": settings.duration_s if settings.mode is Mode.duration else math.nan,
+        "bound_rps": bound,
+        "predicted_sellout_s": predicted,
+    }
+
+
+def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict[str, Any]:
+    """Run one point; never raises for a failure of the point itself (KeyboardInterrupt still stops the sweep)."""
+    point_dir.mkdir(parents=True, exist_ok=True)
+    row: dict[str, Any] = point_params(point, settings)
+    row["point_dir"] = point_dir.name
+    started = time.monotonic()
+    try:
+        summary, usage, exit_code = _measure(point, settings, point_dir)
+    except Exception as exc:  # noqa: BLE001 - any failure of a point is recorded, the sweep goes on
+        row.update(status="failed", reason=_reason(exc), elapsed_s=time.monotonic() - started)
+        write_json({"status": "failed", "reason": row["reason"]}, point_dir / "point.json")
+        return row
+    row.update(measurements(summary))
+    row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
+    bound = row["bound_rps"]
+    row["efficiency"] = row["throughput_rps"] / bound if bound == bound and bound > 0 else math.nan
+    row["status"], row["reason"] = _judge(summary, exit_code)
+    write_json({"status": row["status"], "reason": row["reason"]}, point_dir / "point.json")
+    return row
+
+
+def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple[dict[str, Any], ServerUsage, int]:
+    # Imported here so the config, plots and reports work without the server and client packages.
+    from seatlab.client import LoadSpec, run_load
+    from seatlab.server.process import ServerProcess
+
+    db_path = point_dir / "seats.csv"
+    db_path.unlink(missing_ok=True)
+    server = ServerProcess(
+        point.backend.name,
+        capacity=settings.capacity,
+        delay_ms=settings.delay_ms,
+        threads=settings.threads,
+        max_backlog=settings.max_backlog,
+        db_path=db_path,
+        sync=settings.sync,
+        log_dir=point_dir,
+        ready_timeout=settings.ready_timeout_s,
+        extra_args=settings.extra_server_args,
+    )
+    with server:
+        spec = LoadSpec(
+            address=server.host,
+            port=server.port,
+            clients=point.clients,
+            diversity=settings.diversity,
+            mode=settings.mode.value,
+            duration_s=settings.duration_s,
+            warmup_s=settings.warmup_s,
+            rate=settings.rate,
+            schedule=settings.schedule,
+            connect=settings.connect,
+            timeout_s=settings.timeout_s,
+            max_time_s=settings.max_time_s,
+            out_dir=point_dir / "load",
+            progress=False,
+        )
+        sampler = ServerSampler(server.pid).start()
+        try:
+            summary = run_load(spec)
+        finally:
+            usage = sampler.stop()
+        exit_code = server.stop()
+    return summary, usage, exit_code
+
+
+def _judge(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
+    """ok, or failed with the reason: a server that did not exit 0 on SIGTERM, or a failed audit."""
+    reasons = []
+    if exit_code != 0:
+        reasons.append(f"server exited {exit_code} after SIGTERM (expected 0)")
+    audit = summary.get("audit") or {}
+    if audit and not audit.get("ok", True):
+        reasons.append(f"audit failed: {audit.get('message', '')}")
+    return ("failed" if reasons else "ok"), "; ".join(reasons)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:500]

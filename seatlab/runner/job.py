@@ -1,0 +1,90 @@
+"""One Hydra job: validate the config, run every sweep point, write points.csv, plots and report.md.
+
+Everything goes into Hydra's output dir for the job (never the cwd):
+``metadata.json`` (machine, versions, commit, full config), ``points.csv``
+(rewritten after every point, so an interrupted run keeps what it measured),
+one folder per point (server logs, db file, load generator files),
+``job.json`` (status), the PNG plots and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from seatlab.runner.execute import run_point
+from seatlab.runner.machine import run_metadata
+from seatlab.runner.points import sweep_points
+from seatlab.runner.progress import Progress
+from seatlab.runner.results import JOB_JSON, METADATA_JSON, POINTS_CSV, SCHEMA_VERSION, write_json, write_points
+from seatlab.runner.schema import ConfigError, RunSettings
+
+log = logging.getLogger("seatlab.runner")
+
+
+def run_job(cfg: DictConfig) -> dict[str, Any]:
+    """The Hydra task. A config error exits 2 in a single run; in a multirun the job is recorded as failed."""
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    overrides = list(hydra_cfg.overrides.task)
+    try:
+        settings = RunSettings.from_config(cfg)
+    except ConfigError as exc:
+        write_json({"schema_version": SCHEMA_VERSION, "status": "failed", "reason": f"config error: {exc}",
+                    "overrides": overrides}, out_dir / JOB_JSON)
+        if multirun:
+            print(f"seatlab: job {hydra_cfg.job.num} not run: config error: {exc}", file=sys.stderr)
+            return {"status": "failed"}
+        print(f"seatlab: config error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not multirun:
+        update_latest(Path(settings.results_dir), out_dir)
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    assert isinstance(config, dict)
+    write_json(run_metadata(config, overrides), out_dir / METADATA_JSON)
+    write_json({"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON)
+    rows = run_points(settings, out_dir)
+    failed = [row for row in rows if row["status"] != "ok"]
+    status = "ok" if not failed else ("failed" if len(failed) == len(rows) else "partial")
+    reason = "; ".join(f"{row['point_dir']}: {row['reason']}" for row in failed)[:2000]
+    write_json({"schema_version": SCHEMA_VERSION, "status": status, "reason": reason, "overrides": overrides,
+                "points": len(rows), "failed_points": len(failed)}, out_dir / JOB_JSON)
+    from seatlab.report.build import build_report
+
+    build_report(out_dir)
+    print(f"seatlab: {len(rows) - len(failed)}/{len(rows)} points ok; results in {out_dir}", file=sys.stderr)
+    return {"status": status, "out_dir": str(out_dir)}
+
+
+def run_points(settings: RunSettings, out_dir: Path) -> list[dict[str, Any]]:
+    points = sweep_points(settings)
+    rows: list[dict[str, Any]] = []
+    with Progress(len(points)) as progress:
+        for point in points:
+            progress.start(point.label)
+            row = run_point(point, settings, out_dir / "points" / point.name)
+            rows.append(row)
+            write_points(rows, out_dir / POINTS_CSV)
+            ok = row["status"] == "ok"
+            outcome = f"{row['throughput_rps']:.1f} req/s" if ok else f"FAILED ({row['reason'][:120]})"
+            progress.finish(point.label, outcome, ok=ok)
+    return rows
+
+
+def update_latest(results_dir: Path, target: Path) -> None:
+    """Point ``results_dir/latest`` at `target` (relative link, replaced atomically)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    link = results_dir / "latest"
+    relative = os.path.relpath(target.resolve(), results_dir.resolve())
+    tmp = results_dir / f".latest.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(relative, tmp)
+    os.replace(tmp, link)

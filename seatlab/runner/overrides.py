@@ -1,0 +1,62 @@
+"""Command-line rewriting that lets one run sweep client counts (and backends) without --multirun.
+
+Plain Hydra refuses ``clients=range(10,200,10)`` in a single run ("Sweep
+parameters ... requires --multirun"). In seatlab the client counts are the
+points *inside* a run, so before Hydra sees the command line:
+
+- ``clients=range(a,b,s)`` / ``clients=a,b,c`` become ``clients=[...]``, with
+  or without ``-m`` (under ``-m`` every job runs the whole client list);
+- without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]``: both backends in
+  one run; under ``-m`` it stays a Hydra sweep, one job per backend.
+
+The expansion uses Hydra's own override parser, so ranges mean exactly
+what they mean to Hydra (that parser is why hydra-core is pinned to 1.3.x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+_LIST_KEYS = ("clients",)  # always a per-run list
+_SINGLE_RUN_LIST_KEYS = ("backend",)  # a per-run list only without -m
+
+
+class OverrideError(ValueError):
+    """An override that cannot be turned into a list; the message names it."""
+
+
+def is_multirun(argv: Sequence[str]) -> bool:
+    return any(arg in MULTIRUN_FLAGS for arg in argv)
+
+
+def rewrite_overrides(argv: Sequence[str]) -> list[str]:
+    """Return argv with per-run sweeps turned into lists (see the module docstring)."""
+    multirun = is_multirun(argv)
+    keys = _LIST_KEYS if multirun else _LIST_KEYS + _SINGLE_RUN_LIST_KEYS
+    parser = OverridesParser.create()
+    out = []
+    for arg in argv:
+        key = arg.split("=", 1)[0]
+        if "=" in arg and not arg.startswith("-") and key in keys:
+            out.append(_as_list(parser, arg, key))
+        else:
+            out.append(arg)
+    return out
+
+
+def _as_list(parser: OverridesParser, arg: str, key: str) -> str:
+    try:
+        override = parser.parse_override(arg)
+    except HydraException as exc:
+        raise OverrideError(f"{key}: cannot parse override {arg!r}: {exc}") from exc
+    if not override.is_sweep_override():
+        return arg  # clients=50, clients=[1,10,100], backend=tpool: Hydra takes these as they are
+    try:
+        values = list(override.sweep_iterator())
+    except Exception as exc:  # interval sweeps and globs cannot be listed
+        raise OverrideError(f"{key}: {arg!r} is not a list of values: {exc}") from exc
+    return f"{key}=[{','.join(str(v) for v in values)}]"
