@@ -79,7 +79,7 @@ def read_points(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, keep_default_na=True)
     for column in ("job", "reason", "status"):
         if column in frame.columns:
-            frame[column] = frame[column].fillna("").astype(str)
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     return frame
 
 
