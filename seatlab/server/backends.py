@@ -8,7 +8,8 @@ moves bytes and waits; everything else is ``seatlab.server.lifecycle``'s.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from seatlab.server.lifecycle import ServerContext

@@ -65,7 +65,7 @@ def count_frames(buf: bytes) -> tuple[int, int, bytes | None]:
 
 
 class _Calibrator(asyncio.Protocol):
-    __slots__ = ("transport", "rest", "server")
+    __slots__ = ("rest", "server", "transport")
 
     def __init__(self, server: _CalibrateServer) -> None:
         self.server = server

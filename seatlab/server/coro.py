@@ -33,7 +33,7 @@ _READ_SIZE = 65536
 
 
 class _Connection:
-    __slots__ = ("writer", "busy")
+    __slots__ = ("busy", "writer")
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer

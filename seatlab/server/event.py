@@ -133,8 +133,17 @@ class _LoopState:
 class _Connection(asyncio.Protocol):
     """One client: frames in, answers out, one request at a time."""
 
-    __slots__ = ("state", "transport", "decoder", "in_flight", "pending", "due",
-                 "write_paused", "read_paused", "closing")
+    __slots__ = (
+        "closing",
+        "decoder",
+        "due",
+        "in_flight",
+        "pending",
+        "read_paused",
+        "state",
+        "transport",
+        "write_paused",
+    )
 
     def __init__(self, state: _LoopState) -> None:
         self.state = state

@@ -168,7 +168,7 @@ def check_protobuf() -> str:
     """Warn loudly unless protobuf runs on upb: the pure-Python one is ~10x slower."""
     from google.protobuf.internal import api_implementation
 
-    kind = api_implementation.Type()
+    kind = str(api_implementation.Type())
     if kind != "upb":
         log.warning(
             "!!! protobuf runs on its %r implementation, not 'upb': every request is much slower and "
@@ -220,35 +220,26 @@ def bind_listener(config: ServerConfig) -> socket.socket:
     return sock
 
 
-class _SignalCapture:
-    """SIGTERM/SIGINT -> ``ctx.request_stop()``; a second signal exits at once."""
+def capture_signals(ctx: ServerContext) -> None:
+    """SIGTERM/SIGINT -> ``ctx.request_stop()`` and a watchdog; a second signal exits at once.
 
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-        self._previous: dict[int, object] = {}
-        self._watchdog: threading.Timer | None = None
+    The handlers stay until the process exits, so a signal during the final
+    db flush cannot kill it half-way with the default action.
+    """
 
-    def __enter__(self) -> _SignalCapture:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.ctx.stopping.is_set():
+        if ctx.stopping.is_set():
             log.warning("second %s: exiting now without finishing", name)
             os._exit(1)
         log.info("%s: stop accepting, finish started requests, close connections", name)
-        self._watchdog = threading.Timer(SHUTDOWN_DEADLINE_S, _overstayed)
-        self._watchdog.daemon = True
-        self._watchdog.start()
-        self.ctx.request_stop()
+        watchdog = threading.Timer(SHUTDOWN_DEADLINE_S, _overstayed)
+        watchdog.daemon = True
+        watchdog.start()
+        ctx.request_stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handle)
 
 
 def _overstayed() -> None:
@@ -279,9 +270,9 @@ def run(config: ServerConfig, serve: Serve) -> int:
             service.store.close()
         return 1
     ctx = ServerContext(config, sock, service)
+    capture_signals(ctx)
     try:
-        with _SignalCapture(ctx):
-            serve(ctx)
+        serve(ctx)
     finally:
         sock.close()
         if service is not None:

@@ -27,7 +27,8 @@ import logging
 import socket
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import uvloop
 
@@ -62,7 +63,7 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
         server = make_server(loop)
         try:
             loop.run_until_complete(server.start(ctx.sock.dup()))
-        except BaseException as exc:  # reported by the main thread
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failures.append(exc)
             started.abort()
             loop.close()

@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 _POLL_S = 0.02
 _STDERR_TAIL = 2000
@@ -70,7 +70,7 @@ class ServerProcess:
     def stderr_path(self) -> Path:
         return self.log_dir / "server.stderr"
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")

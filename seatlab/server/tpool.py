@@ -162,7 +162,12 @@ def serve(ctx: ServerContext) -> None:
     acceptor.join()
     conns.shutdown_all(socket.SHUT_RD)  # wake idle recv()s; started requests still get their answers
     finished = threading.Event()
-    threading.Thread(target=lambda: (pool.shutdown(wait=True), finished.set()), daemon=True).start()
+
+    def drain_pool() -> None:
+        pool.shutdown(wait=True)
+        finished.set()
+
+    threading.Thread(target=drain_pool, name="tpool-drain", daemon=True).start()
     if not finished.wait(ctx.shutdown_grace):
         n = conns.shutdown_all(socket.SHUT_RDWR)
         log.warning("%d connections still busy after %.1f s (clients not reading?): closing them",

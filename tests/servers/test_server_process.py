@@ -1,0 +1,34 @@
+"""ServerProcess never leaves a process behind and says why a start failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import pytest
+
+from seatlab.server.process import ServerProcess, ServerStartError
+
+
+def test_start_failure_names_backend_code_and_stderr(tmp_path: Path) -> None:
+    server = ServerProcess("event", capacity=0, log_dir=tmp_path)
+    with pytest.raises(ServerStartError) as info:
+        server.__enter__()
+    message = str(info.value)
+    assert "backend event" in message and "exited with code 2" in message and "--capacity" in message
+    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_ready_timeout_kills_and_reaps(tmp_path: Path) -> None:
+    server = ServerProcess("tpool", log_dir=tmp_path, ready_timeout=0.0001)
+    with pytest.raises(ServerStartError, match="not READY within"):
+        server.__enter__()
+    assert server.popen is not None and server.popen.returncode is not None  # reaped
+
+
+def test_exit_stops_the_server_even_after_an_error(tmp_path: Path) -> None:
+    with pytest.raises(KeyError), ServerProcess("coro", log_dir=tmp_path) as server:
+        assert server.port > 0 and server.host == "127.0.0.1"
+        raise KeyError("boom")
+    assert server.popen is not None and server.popen.returncode == 0  # SIGTERM, graceful
+    assert (tmp_path / "server.stdout").read_text().startswith(f"READY 127.0.0.1 {server.port}\n")
