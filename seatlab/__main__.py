@@ -15,7 +15,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from seatlab.runner import callback
+from seatlab.runner import callback, job
 from seatlab.runner.job import run_job
 from seatlab.runner.overrides import OverrideError, rewrite_overrides
 
@@ -35,6 +35,9 @@ def main() -> int:
     if callback.FAILED_JOBS:
         print(f"seatlab: {len(callback.FAILED_JOBS)} job(s) failed: {', '.join(callback.FAILED_JOBS)}",
               file=sys.stderr)
+        return 1
+    if job.FAILED_POINTS:
+        print(f"seatlab: {len(job.FAILED_POINTS)} point(s) failed (see report.md)", file=sys.stderr)
         return 1
     return 0
 

@@ -9,7 +9,11 @@ generator's files stay in the point's folder.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,8 @@ from seatlab.runner.schema import Mode, RunSettings
 
 def point_params(point: SweepPoint, settings: RunSettings) -> dict[str, Any]:
     """The row's parameter columns and Little's law's bound for them."""
-    bound = bound_rps(point.backend.bound, point.clients, settings.threads, settings.delay_ms, settings.rate)
+    bound = bound_rps(point.backend.bound, point.clients, settings.threads, settings.delay_ms,
+                      offered_rps(settings))
     predicted = settings.capacity / bound if settings.mode is Mode.sellout and bound > 0 else math.nan
     return {
         "point": point.index,
@@ -32,13 +37,29 @@ def point_params(point: SweepPoint, settings: RunSettings) -> dict[str, Any]:
         "capacity": settings.capacity,
         "clients": point.clients,
         "mode": settings.mode.value,
-        "diversity": settings.diversity,
+        "diversity": processes(point, settings),
         "rate": math.nan if settings.rate is None else settings.rate,
         "connect": settings.connect,
         "duration_s": settings.duration_s if settings.mode is Mode.duration else math.nan,
         "bound_rps": bound,
         "predicted_sellout_s": predicted,
     }
+
+
+def processes(point: SweepPoint, settings: RunSettings) -> int:
+    """Load-generator processes: `diversity`, but never more than there are clients to spread over them."""
+    return min(settings.diversity, point.clients)
+
+
+def offered_rps(settings: RunSettings) -> float | None:
+    """The open loop's offered load in answers/s, as the load generator counts throughput.
+
+    `rate` is bookings/s; in duration mode every booking is followed by its
+    cancel (two requests, two answers), in sell-out mode it is one request.
+    """
+    if settings.rate is None:
+        return None
+    return settings.rate * (2 if settings.mode is Mode.duration else 1)
 
 
 def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict[str, Any]:
@@ -50,7 +71,8 @@ def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict
     try:
         summary, usage, exit_code = _measure(point, settings, point_dir)
     except Exception as exc:  # noqa: BLE001 - any failure of a point is recorded, the sweep goes on
-        row.update(status="failed", reason=_reason(exc), elapsed_s=time.monotonic() - started)
+        reason = _reason(exc) + _log_hint(point_dir)
+        row.update(status="failed", reason=reason, elapsed_s=time.monotonic() - started)
         write_json({"status": "failed", "reason": row["reason"]}, point_dir / "point.json")
         return row
     row.update(measurements(summary))
@@ -86,7 +108,7 @@ def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple
             address=server.host,
             port=server.port,
             clients=point.clients,
-            diversity=settings.diversity,
+            diversity=processes(point, settings),
             mode=settings.mode.value,
             duration_s=settings.duration_s,
             warmup_s=settings.warmup_s,
@@ -100,22 +122,56 @@ def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple
         )
         sampler = ServerSampler(server.pid).start()
         try:
-            summary = run_load(spec)
+            with stderr_to(point_dir / "load.stderr"):
+                summary = run_load(spec)
         finally:
             usage = sampler.stop()
         exit_code = server.stop()
     return summary, usage, exit_code
 
 
+@contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send file descriptor 2 to `path` for a while: the load generator's processes inherit it, so their
+    tracebacks and warnings land in the point's folder instead of breaking the progress bar."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def _judge(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
-    """ok, or failed with the reason: a server that did not exit 0 on SIGTERM, or a failed audit."""
+    """ok, or failed with the reason: a server that did not exit 0 on SIGTERM, a run that did not
+    complete (no measured window, hit max_time), no answers at all, or a failed audit."""
     reasons = []
+    if summary.get("completed") is False:
+        warnings = "; ".join(str(w) for w in summary.get("warnings") or [])
+        reasons.append(f"load run incomplete{': ' + warnings if warnings else ''}")
+    elif not summary.get("answers"):
+        warnings = "; ".join(str(w) for w in summary.get("warnings") or [])
+        reasons.append(f"no answers in the measured window{': ' + warnings if warnings else ''}")
     if exit_code != 0:
         reasons.append(f"server exited {exit_code} after SIGTERM (expected 0)")
     audit = summary.get("audit") or {}
     if audit and not audit.get("ok", True):
         reasons.append(f"audit failed: {audit.get('message', '')}")
     return ("failed" if reasons else "ok"), "; ".join(reasons)
+
+
+def _log_hint(point_dir: Path) -> str:
+    log = point_dir / "load.stderr"
+    if log.is_file() and log.stat().st_size:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        return f" [load.stderr: {lines[-1].strip()[:200]}]" if lines else ""
+    return ""
 
 
 def _reason(exc: BaseException) -> str:

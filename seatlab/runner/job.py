@@ -28,6 +28,8 @@ from seatlab.runner.schema import ConfigError, RunSettings
 
 log = logging.getLogger("seatlab.runner")
 
+FAILED_POINTS: list[str] = []  # "run dir/point" of every failed point in this process; exit code 1 if any
+
 
 def run_job(cfg: DictConfig) -> dict[str, Any]:
     """The Hydra task. A config error exits 2 in a single run; in a multirun the job is recorded as failed."""
@@ -53,6 +55,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     write_json({"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON)
     rows = run_points(settings, out_dir)
     failed = [row for row in rows if row["status"] != "ok"]
+    FAILED_POINTS.extend(f"{out_dir.name}/{row['point_dir']}" for row in failed)
     status = "ok" if not failed else ("failed" if len(failed) == len(rows) else "partial")
     reason = "; ".join(f"{row['point_dir']}: {row['reason']}" for row in failed)[:2000]
     write_json({"schema_version": SCHEMA_VERSION, "status": status, "reason": reason, "overrides": overrides,

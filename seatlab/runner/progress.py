@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -15,6 +16,14 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _own_stderr() -> TextIO:
+    """A private copy of stderr, so the bar still shows while fd 2 is sent to a point's log file."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (e.g. captured output)
+        return sys.stderr
+
+
 class Progress:
     """Counts finished points; ETA = mean time per finished point x points left."""
 
@@ -22,7 +31,8 @@ class Progress:
         self.total = total
         self.done = 0
         self.failed = 0
-        self.stream = stream or sys.stderr
+        self._own_stream = stream is None
+        self.stream = stream if stream is not None else _own_stderr()
         self.width = width
         self.current = ""
         self.started = time.monotonic()
@@ -44,6 +54,8 @@ class Progress:
             self._draw()
             self.stream.write("\n")
             self.stream.flush()
+        if self._own_stream and self.stream is not sys.stderr:
+            self.stream.close()
 
     def start(self, label: str) -> None:
         with self._lock:

@@ -1,0 +1,111 @@
+"""``python -m seatlab`` end to end: real servers, the real load generator, tiny windows.
+
+Every run writes under the test's tmp dir (``results_dir=...``), never into
+the repository's ``results/``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from seatlab.report.collect import load_results
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TINY = ["delay=5", "duration=0.3", "warmup=0.1", "ready_timeout=20"]
+
+
+def seatlab(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run([sys.executable, "-m", "seatlab", *args, f"results_dir={tmp_path / 'results'}"],
+                          capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env)
+
+
+def processes_mentioning(text: str) -> list[psutil.Process]:
+    """Live processes whose command line mentions `text` (a test's tmp path: servers it started)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(text in part for part in proc.info["cmdline"] or ()):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def latest(tmp_path: Path) -> Path:
+    link = tmp_path / "results" / "latest"
+    assert link.is_symlink()
+    return link.resolve()
+
+
+def pngs(directory: Path) -> set[str]:
+    return {p.name for p in directory.glob("*.png") if p.read_bytes().startswith(PNG_MAGIC)}
+
+
+def test_range_override_runs_every_client_count_in_one_run(tmp_path: Path) -> None:
+    done = seatlab(tmp_path, "backend=coro", "clients=range(1,3)", *TINY)
+    assert done.returncode == 0, done.stderr
+    run = latest(tmp_path)
+    assert run.parent.parent.name == "runs" and "clients" not in run.name
+    points = pd.read_csv(run / "points.csv")
+    assert list(points["clients"]) == [1, 2] and set(points["backend"]) == {"coro"}
+    assert (points["status"] == "ok").all(), points[["status", "reason"]]
+    assert (points["throughput_rps"] > 0).all() and (points["bound_rps"] == [200.0, 400.0]).all()
+    assert {"throughput.png", "latency.png", "cpu.png"} <= pngs(run)
+    report = (run / "report.md").read_text()
+    assert "**coro**: efficiency" in report and "| coro | 2 |" in report
+    assert (run / "metadata.json").is_file() and (run / "points" / "00-coro-c1" / "server.stderr").is_file()
+    assert "point 2/2" in done.stderr and "ETA" in done.stderr  # the progress lines
+    assert not list(tmp_path.glob("*.csv")) and not (tmp_path / "outputs").exists()  # nothing in the cwd
+
+
+def test_multirun_sweeps_backends_and_compares_them_in_the_sweep_folder(tmp_path: Path) -> None:
+    done = seatlab(tmp_path, "-m", "backend=tpool,coro", "clients=1,2", *TINY, timeout=120)
+    assert done.returncode == 0, done.stderr
+    sweep = latest(tmp_path)
+    assert sweep.parent.parent.name == "multirun"
+    combined = pd.read_csv(sweep / "combined.csv")
+    assert sorted(set(combined["job"])) == ["backend=coro", "backend=tpool"]
+    assert len(combined) == 4 and sorted(combined["clients"]) == [1, 1, 2, 2]  # each job ran the client list
+    assert {"throughput.png", "latency.png", "cpu.png"} <= pngs(sweep)
+    results = load_results(sweep)
+    assert [job.status for job in results.jobs] == ["ok", "ok"]
+    assert "backend=coro" in (sweep / "report.md").read_text()
+
+
+def test_a_server_that_cannot_start_is_recorded_as_failed_and_left_behind_by_nobody(tmp_path: Path) -> None:
+    done = seatlab(tmp_path, "backend=[tpool,coro]", "clients=1", "extra_server_args=[--no-such-flag]", *TINY)
+    assert done.returncode == 1  # the run finishes, reports, and says points failed
+    run = latest(tmp_path)
+    points = pd.read_csv(run / "points.csv")
+    assert list(points["backend"]) == ["tpool", "coro"] and (points["status"] == "failed").all()
+    assert points["reason"].str.contains("ServerStartError").all()
+    assert points["reason"].str.contains("no-such-flag").all()  # the server's own complaint, from its stderr
+    assert "FAILED: tpool at 1 clients: ServerStartError" in (run / "report.md").read_text()
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_sellout_point_reports_sellout_time_against_littles_law(tmp_path: Path) -> None:
+    done = seatlab(tmp_path, "backend=coro", "clients=4", "mode=sellout", "capacity=40", "delay=5",
+                   "ready_timeout=20")
+    assert done.returncode == 0, done.stderr
+    run = latest(tmp_path)
+    row = pd.read_csv(run / "points.csv").iloc[0]
+    assert row["status"] == "ok" and row["sellout_s"] > 0
+    assert row["predicted_sellout_s"] == pytest.approx(40 / (4 / 0.005))
+    assert "sellout.png" in pngs(run)
+
+
+@pytest.mark.parametrize(("override", "key"), [("delay=-1", "delay"), ("mode=fast", "mode"),
+                                               ("backend=nope", "backend"), ("clients=interval(1,2)", "clients")])
+def test_bad_config_stops_before_any_server_starts_naming_the_key(tmp_path: Path, override: str, key: str) -> None:
+    done = seatlab(tmp_path, override)
+    assert done.returncode in (1, 2) and key in done.stderr
+    assert not list((tmp_path / "results").rglob("points.csv"))
