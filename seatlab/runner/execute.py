@@ -78,7 +78,7 @@ def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict
     row.update(measurements(summary))
     row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
     bound = row["bound_rps"]
-    row["efficiency"] = row["throughput_rps"] / bound if bound == bound and bound > 0 else math.nan
+    row["efficiency"] = row["throughput_rps"] / bound if not math.isnan(bound) and bound > 0 else math.nan
     row["status"], row["reason"] = _judge(summary, exit_code)
     write_json({"status": row["status"], "reason": row["reason"]}, point_dir / "point.json")
     return row

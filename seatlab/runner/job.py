@@ -23,7 +23,14 @@ from seatlab.runner.execute import run_point
 from seatlab.runner.machine import run_metadata
 from seatlab.runner.points import sweep_points
 from seatlab.runner.progress import Progress
-from seatlab.runner.results import JOB_JSON, METADATA_JSON, POINTS_CSV, SCHEMA_VERSION, write_json, write_points
+from seatlab.runner.results import (
+    JOB_JSON,
+    METADATA_JSON,
+    POINTS_CSV,
+    SCHEMA_VERSION,
+    write_json,
+    write_points,
+)
 from seatlab.runner.schema import ConfigError, RunSettings
 
 log = logging.getLogger("seatlab.runner")
@@ -51,7 +58,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         update_latest(Path(settings.results_dir), out_dir)
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(config, dict)
-    write_json(run_metadata(config, overrides), out_dir / METADATA_JSON)
+    write_json(run_metadata({str(k): v for k, v in config.items()}, overrides), out_dir / METADATA_JSON)
     write_json({"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON)
     rows = run_points(settings, out_dir)
     failed = [row for row in rows if row["status"] != "ok"]

@@ -29,7 +29,7 @@ class SweepPoint:
 
 def sweep_points(settings: RunSettings) -> list[SweepPoint]:
     """Backends in the configured order, each over every client count, each `repeat` times."""
-    points = []
+    points: list[SweepPoint] = []
     for backend in settings.backends:
         for clients in settings.clients:
             for repetition in range(settings.repeat):
@@ -55,5 +55,5 @@ def bound_rps(bound: Bound, clients: int, threads: int, delay_ms: float, rate: f
     in_service = concurrency(bound, clients, threads)
     if in_service is None or delay_ms <= 0:
         return math.nan
-    bound = in_service / (delay_ms / 1000.0)
-    return min(bound, rate) if rate is not None else bound
+    limit = in_service / (delay_ms / 1000.0)
+    return min(limit, rate) if rate is not None else limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class ServerSampler:
         self._thread.join()
         seconds = time.monotonic() - self._t0
         cpu1 = self._cpu_seconds()
-        cpu_pct = 100.0 * (cpu1 - self._cpu0) / seconds if seconds > 0 and cpu1 == cpu1 else float("nan")
+        cpu_pct = 100.0 * (cpu1 - self._cpu0) / seconds if seconds > 0 and not math.isnan(cpu1) else float("nan")
         rss = self.peak_rss / 2**20 if self.peak_rss else float("nan")
         return ServerUsage(cpu_pct=cpu_pct, peak_rss_mib=rss, seconds=seconds)
 

@@ -16,10 +16,10 @@ merge), so one run may cover several backends.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -77,7 +77,7 @@ class BackendConfig:
 class SeatlabConfig:
     """The schema of ``conf/config.yaml``; field comments are the documentation."""
 
-    backend: Dict[str, BackendConfig] = field(default_factory=dict)
+    backend: dict[str, BackendConfig] = field(default_factory=dict)
     capacity: int = 5000
     delay: float = 50.0  # ms of simulated work per request
     threads: int = 2  # tpool: pool size; coro/event: event loops
@@ -86,7 +86,7 @@ class SeatlabConfig:
     duration: float = 3.0  # s, measured window (duration mode)
     warmup: float = 0.5  # s before the window (duration mode)
     diversity: int = 2
-    rate: Optional[float] = None  # bookings/s in total; null = closed loop
+    rate: float | None = None  # bookings/s in total; null = closed loop
     schedule: Schedule = Schedule.fixed
     connect: Connect = Connect.persistent
     sync: Sync = Sync.os
@@ -95,7 +95,7 @@ class SeatlabConfig:
     max_backlog: int = 1024
     ready_timeout: float = 10.0  # s for the server's READY line
     repeat: int = 1  # run every point this many times
-    extra_server_args: List[str] = field(default_factory=list)  # appended to the server's command line
+    extra_server_args: list[str] = field(default_factory=list)  # appended to the server's command line
     results_dir: str = "results"  # where runs/, multirun/ and the `latest` link live
 
 

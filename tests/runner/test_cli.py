@@ -24,7 +24,7 @@ TINY = ["delay=5", "duration=0.3", "warmup=0.1", "ready_timeout=20"]
 def seatlab(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
     return subprocess.run([sys.executable, "-m", "seatlab", *args, f"results_dir={tmp_path / 'results'}"],
-                          capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env)
+                          capture_output=True, text=True, timeout=timeout, check=False, cwd=tmp_path, env=env)
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:

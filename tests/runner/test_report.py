@@ -32,7 +32,7 @@ def _pngs(directory: Path) -> set[str]:
 
 def test_report_cli_redraws_plots_and_report_from_a_run(run_dir: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "seatlab.report", str(run_dir)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert _pngs(run_dir) == {"throughput.png", "latency.png", "cpu.png"}  # duration mode: no sell-out plot
     report = (run_dir / "report.md").read_text()
@@ -48,7 +48,7 @@ def test_report_of_a_folder_without_results_fails_clearly(tmp_path: Path) -> Non
     with pytest.raises(ResultsNotFound, match="points.csv"):
         load_results(tmp_path)
     done = subprocess.run([sys.executable, "-m", "seatlab.report", str(tmp_path)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, check=False)
     assert done.returncode == 1 and "no points.csv" in done.stderr
 
 
