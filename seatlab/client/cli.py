@@ -1,0 +1,79 @@
+"""``python -m seatlab.client``: the load generator's command line.
+
+Exit status: 0 done, 1 the run could not be made (no server, a process
+failed), 2 bad parameters, 3 the audit failed (the server double-booked or
+its Stats disagree with what clients were confirmed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from seatlab.client.report import human_summary
+from seatlab.client.run import run_load
+from seatlab.client.spec import AuditError, LoadError, LoadSpec
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m seatlab.client",
+        description="Load generator for a seatlab server: closed or open loop, sell-out or duration runs.",
+    )
+    p.add_argument("--address", default="127.0.0.1", help="server address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="server port (default 8080)")
+    p.add_argument("--clients", type=int, default=10, help="connections in total (default 10)")
+    p.add_argument("--diversity", type=int, default=1, help="load processes the clients are spread over (default 1)")
+    p.add_argument("--out-dir", type=Path, required=True, help="where summary.json, clients.csv, latency.hdr go")
+    p.add_argument("--mode", choices=("sellout", "duration"), default="sellout")
+    p.add_argument("--duration", type=float, default=10.0, help="duration mode: measured window, s (default 10)")
+    p.add_argument("--warmup", type=float, default=2.0, help="duration mode: warm-up, s (default 2)")
+    p.add_argument("--rate", type=float, default=None, help="open loop: bookings per second in total")
+    p.add_argument("--loop", choices=("closed", "open"), default=None, help="optional check: open needs --rate")
+    p.add_argument("--schedule", choices=("fixed", "poisson"), default="fixed", help="open loop schedule")
+    p.add_argument("--connect", choices=("persistent", "per-request"), default="persistent")
+    p.add_argument("--timeout", type=float, default=30.0, help="a request unanswered this long is a timeout, s")
+    p.add_argument("--max-time", type=float, default=600.0, help="hard cap on the whole run, s (default 600)")
+    p.add_argument("--answer-wait", type=float, default=5.0,
+                   help="duration mode: after the warm-up, wait at most this long for every first answer, s")
+    p.add_argument("--drain", type=float, default=5.0, help="wait at most this long for last answers, s")
+    p.add_argument("--seed", type=int, default=None, help="seed of the Poisson schedule")
+    progress = p.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="live progress line (default: when stdout is a terminal)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+    return p  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.loop == "closed" and args.rate is not None:
+        parser.error(f"--rate {args.rate:g} makes an open loop; it cannot go with --loop closed")
+    if args.loop == "open" and args.rate is None:
+        parser.error("--loop open needs --rate (bookings per second in total)")
+    spec = LoadSpec(
+        address=args.address, port=args.port, clients=args.clients, diversity=args.diversity, mode=args.mode,
+        duration_s=args.duration, warmup_s=args.warmup, rate=args.rate, schedule=args.schedule,
+        connect=args.connect, timeout_s=args.timeout, max_time_s=args.max_time, out_dir=args.out_dir,
+        progress=sys.stdout.isatty() if args.progress is None else args.progress,
+        answer_wait_s=args.answer_wait, drain_s=args.drain, seed=args.seed,
+    )  # fmt: skip
+    try:
+        summary = run_load(spec)
+    except AuditError as exc:
+        if exc.summary is not None:
+            print(human_summary(exc.summary))
+        print(f"seatlab.client: {exc}", file=sys.stderr)
+        return 3
+    except LoadError as exc:
+        print(f"seatlab.client: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("seatlab.client: interrupted", file=sys.stderr)
+        return 130
+    print(human_summary(summary))
+    return 0

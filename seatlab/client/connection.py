@@ -1,0 +1,291 @@
+"""One client of the load generator: a connection that books, one request at a time.
+
+How this works: ``Client`` is the asyncio.Protocol of its connection (and
+of every replacement connection, one at a time). It has at most one request
+outstanding (``out_kind``); answers come in order, so the next frame answers
+it. A valid answer is appended to the worker's arrays (answer time, latency,
+kind, client) and the client moves on: book again (closed loop), cancel the
+seat it just got (duration mode's refill), hand itself back to the open-loop
+dispatcher, or stop once told sold out. Errors (refused, reset, timeout,
+protocol) close the connection; the same request is retried on a new one
+(booking is idempotent per uuid, so a retry never takes a second seat).
+With ``per-request`` connections every request opens its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
+
+from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, read_answer, request_prefix
+from seatlab.protocol.codec import FrameDecoder, FrameError
+
+if TYPE_CHECKING:
+    from seatlab.client.worker import LoadWorker
+
+BOOK = 1
+CANCEL = 2
+CANCEL_ERROR = 5
+"""Kind recorded for an Error answer to a Cancel (``ERROR`` is an Error answer to a Book)."""
+
+_BACKOFF_NS = 20_000_000
+_MAX_BACKOFF_NS = 500_000_000
+
+
+class Client(asyncio.Protocol):
+    """A load-generating client: the protocol of its (current) connection."""
+
+    def __init__(self, worker: LoadWorker, local: int, index: int) -> None:
+        self.w = worker
+        self.local = local
+        self.index = index
+        self.rid = index + 1
+        self.prefix = request_prefix(self.rid)
+        self.transport: asyncio.Transport | None = None
+        self.decoder = FrameDecoder()
+        self.linked = False
+        self.connecting = False
+        self.expect_close = False
+        self.recovering = False
+        self.want_connect = False
+        self.fail_since = 0
+        self.failures = 0
+        self.out_kind = 0
+        self.out_due = 0
+        self.out_sent = 0
+        self.frame = b""
+        self.uuid = ""
+        self.uuid_b = b""
+        self.cancel_frame = b""
+        self.ring: list[tuple[str, bytes, bytes, bytes]] = []
+        self.ring_i = 0
+        self.answered = False
+        self.done = False
+        self.errors = 0
+        self.sold_out_at = 0
+
+    # ---- issuing requests
+
+    def book(self, due: int) -> None:
+        """Send a Book with a fresh uuid; latency counts from ``due``."""
+        w = self.w
+        if w.sellout:
+            self.uuid, self.uuid_b, body = w.take_uuid()
+            self.frame = self.prefix + body
+        else:
+            item = self.ring[self.ring_i]
+            self.ring_i = (self.ring_i + 1) % len(self.ring)
+            self.uuid, self.uuid_b, self.frame, self.cancel_frame = item
+        self._issue(BOOK, due)
+
+    def _issue(self, kind: int, due: int) -> None:
+        if not self.out_kind:
+            self.w.busy += 1
+        self.out_kind = kind
+        self.out_due = due
+        self.out_sent = perf_counter_ns()
+        transport = self.transport
+        if transport is not None:
+            transport.write(self.frame if kind == BOOK else self.cancel_frame)
+        elif not self.linked and not self.connecting:
+            self._connect()
+
+    def _connect(self) -> None:
+        self.connecting = True
+        self.w.loop.create_task(self._open())
+
+    async def _open(self) -> None:
+        w = self.w
+        try:
+            await asyncio.wait_for(w.loop.create_connection(lambda: self, w.host, w.port), w.timeout_s)
+        except (asyncio.TimeoutError, OSError) as exc:
+            self.connecting = False
+            if isinstance(exc, asyncio.TimeoutError):
+                kind = "timeout"
+            elif isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+                kind = "refused"
+            else:
+                kind = "reset"
+            self._failed(kind, f"connect: {exc!r}")
+
+    def _failed(self, kind: str, detail: str) -> None:
+        """Count an error; retry the outstanding request on a new connection after a backoff."""
+        w = self.w
+        now = perf_counter_ns()
+        self.errors += 1
+        w.error(kind, detail)
+        self.recovering = True
+        if not self.fail_since:
+            self.fail_since = now
+        self.failures += 1
+        if now - self.fail_since > w.timeout_ns:
+            self.give_up(now)
+            return
+        if self.out_kind and not self.done:
+            delay = min(_BACKOFF_NS * self.failures, _MAX_BACKOFF_NS)
+            w.loop.call_later(delay / 1e9, self._retry)
+
+    def _retry(self) -> None:
+        if not self.out_kind or self.done or self.connecting or self.w.finished:
+            return
+        if self.linked:
+            self.want_connect = True  # the old connection is still closing: connect once it is gone
+        else:
+            self._connect()
+
+    def give_up(self, now: int) -> None:
+        """Stop this client for good (the server keeps refusing it): its request stays unanswered."""
+        if self.done:
+            return
+        self.w.gave_up += 1
+        if self.out_kind:
+            self.w.unanswered_ms.append((now - self.out_due) / 1e6)
+            self.out_kind = 0
+            self.w.busy -= 1
+        self.done = True
+        self.close()
+        self.w.client_done(self, now)
+
+    def close(self) -> None:
+        """Close the connection on purpose (not counted as an error)."""
+        if self.transport is not None:
+            self.expect_close = True
+            self.transport.close()
+            self.transport = None
+
+    def abort(self, kind: str, detail: str) -> None:
+        """Drop the connection after an error; the outstanding request is retried."""
+        if self.transport is not None:
+            self.expect_close = True
+            self.transport.abort()
+            self.transport = None
+        self.decoder = FrameDecoder()
+        self._failed(kind, detail)
+
+    # ---- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
+        self.linked = True
+        self.connecting = False
+        self.fail_since = 0
+        self.failures = 0
+        w = self.w
+        w.connections += 1
+        if self.recovering:
+            self.recovering = False
+            w.reconnects += 1
+        if self.done or w.finished:
+            self.close()
+        elif self.out_kind:
+            self.out_sent = perf_counter_ns()
+            transport.write(self.frame if self.out_kind == BOOK else self.cancel_frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.linked = False
+        self.transport = None
+        self.decoder = FrameDecoder()
+        if self.expect_close:
+            self.expect_close = False
+            if self.want_connect or not self.recovering:
+                self.want_connect = False
+                if self.out_kind and not self.done and not self.connecting and not self.w.finished:
+                    self._connect()  # per-request mode: the next request's connection
+            return
+        if self.done or self.w.finished:
+            return
+        self._failed("reset", f"connection lost: {exc!r}" if exc else "connection closed by the server")
+
+    def data_received(self, data: bytes) -> None:
+        decoder = self.decoder
+        decoder.feed(data)
+        while True:
+            try:
+                payload = decoder.next_frame()
+            except FrameError as exc:
+                self.abort("protocol", f"bad frame from the server: {exc}")
+                return
+            if payload is None:
+                return
+            self._answer(payload)
+            if self.transport is None:
+                return
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    # ---- answers
+
+    def _answer(self, payload: bytes) -> None:
+        now = perf_counter_ns()
+        kind = self.out_kind
+        if not kind:
+            self.abort("protocol", "an answer arrived with no request outstanding")
+            return
+        try:
+            k, rid, a, b = read_answer(payload)
+        except ValueError as exc:
+            self.abort("protocol", str(exc))
+            return
+        if rid != self.rid and not (k == ERROR and rid == 0):
+            self.abort("protocol", f"answer id {rid}, expected {self.rid}")
+            return
+        w = self.w
+        if kind == BOOK:
+            if k == SEAT:
+                if b != self.uuid_b:
+                    self.abort("protocol", f"Seat {a} for uuid {b!r}, asked for {self.uuid}")
+                    return
+                recorded = SEAT
+            elif k == SOLD_OUT or k == ERROR:
+                recorded = k
+            else:
+                self.abort("protocol", f"answer kind {k} to a Book")
+                return
+        elif k == RELEASED:
+            recorded = RELEASED
+        elif k == ERROR:
+            recorded = CANCEL_ERROR
+        else:
+            self.abort("protocol", f"answer kind {k} to a Cancel")
+            return
+        self.out_kind = 0
+        w.busy -= 1
+        w.t_done.append(now)
+        w.t_lat.append(now - self.out_due)
+        w.kinds.append(recorded)
+        w.who.append(self.local)
+        if not self.answered:
+            self.answered = True
+            w.first_answer(now)
+        if self.w.per_request:
+            self.close()
+        if recorded == SEAT:
+            w.on_seat(self, a)
+            if w.refill:
+                self._issue(CANCEL, now)
+                return
+        elif recorded == RELEASED:
+            w.on_released(self, a)
+        elif recorded == SOLD_OUT:
+            if a != w.capacity:
+                w.violation(f"SoldOut{{capacity={a}}} but Stats said capacity {w.capacity}")
+            if w.sellout:
+                self.sold_out_at = now
+                self.done = True
+                self.close()
+                w.client_done(self, now)
+                return
+        else:
+            self.errors += 1
+            w.server_error(a, b)
+            if recorded == CANCEL_ERROR:
+                w.on_cancel_error(self, a)
+        if w.stopping:
+            w.check_finish()
+        elif w.open_loop:
+            w.client_idle(self)
+        else:
+            self.book(now)

@@ -1,0 +1,135 @@
+"""The run's outputs: summary.json (versioned), clients.csv, latency.hdr, latency_percentiles.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import socket
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from seatlab.client import histogram
+
+SCHEMA_VERSION = 1
+# summary.json history:
+#   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
+#      fairness, latency_ms, load-generator CPU, audit, machine, params).
+
+HISTOGRAM_FILE = "latency.hdr"
+CLIENTS_FILE = "clients.csv"
+PERCENTILES_FILE = "latency_percentiles.csv"
+SUMMARY_FILE = "summary.json"
+CLIENT_COLUMNS = (
+    "client", "process", "answers", "seats", "sold_out", "released", "errors",
+    "first_answer_s", "last_answer_s", "first_sold_out_s",
+)  # fmt: skip
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the run happened: CPU, cores, Python, platform, package versions, host."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("seatlab", "uvloop", "protobuf", "hdrhistogram", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except Exception:
+        physical = None
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "cpu_physical_cores": physical,
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+
+def jain_index(values: list[int]) -> float | None:
+    """Jain's fairness index: 1 when every client got the same, 1/n when one got everything."""
+    total = sum(values)
+    if not values or total == 0:
+        return None
+    return total * total / (len(values) * sum(v * v for v in values))
+
+
+def write_outputs(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], hist: HdrHistogram) -> None:
+    """Write every output file of the run into ``out_dir``."""
+    (out_dir / HISTOGRAM_FILE).write_bytes(histogram.encode(hist))
+    with open(out_dir / PERCENTILES_FILE, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(("percentile", "latency_ms"))
+        writer.writerows(histogram.percentile_rows(hist))
+    with open(out_dir / CLIENTS_FILE, "w", newline="", encoding="utf-8") as f:
+        dict_writer = csv.DictWriter(f, fieldnames=CLIENT_COLUMNS)
+        dict_writer.writeheader()
+        for row in rows:
+            dict_writer.writerow({k: ("" if row[k] is None else row[k]) for k in CLIENT_COLUMNS})
+    tmp = out_dir / (SUMMARY_FILE + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, out_dir / SUMMARY_FILE)
+
+
+def created_at() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def human_summary(s: dict[str, Any]) -> str:
+    """A few lines for a person at a terminal."""
+    loop = "closed loop" if s["rate"] is None else f"open loop {s['rate']:g}/s ({s['params']['schedule']})"
+    lat = s["latency_ms"]
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    lines = [
+        f"seatlab load: {s['mode']}, {s['clients']} clients in {s['diversity']} processes, {loop}, "
+        f"{s['connect']} connections",
+    ]
+    if s["mode"] == "sellout":
+        sold = "not reached" if s["sellout_s"] is None else f"{s['sellout_s']:.3f} s"
+        lines.append(f"sold out: {sold} (capacity {s['capacity']}, {s['seats']} seats confirmed)")
+    lines.append(
+        f"window {s['window_s']:.2f} s: {s['answers']} answers ({s['throughput_rps']:.1f}/s), "
+        f"bookings {s['bookings_rps']:.1f}/s; errors {s['errors']}; reconnects {s['reconnects']}; "
+        f"unanswered {s['unanswered']} (max wait {ms(s['unanswered_max_wait_ms'])} ms); "
+        f"starved clients {s['starved_clients']}"
+    )
+    lines.append(
+        f"latency ms (Book, {lat['count']} answers): p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  "
+        f"p99 {ms(lat['p99'])}  p99.9 {ms(lat['p999'])}  max {ms(lat['max'])}"
+    )
+    jain = "-" if s["fairness_jain"] is None else f"{s['fairness_jain']:.3f}"
+    lines.append(
+        f"fairness: Jain {jain}, least-served client {s['min_client_answers']} answers; "
+        f"load generator CPU {s['loadgen_cpu_pct']:.0f}% of a core"
+        + (" -- SATURATED: the load generator may be the limit" if s["loadgen_saturated"] else "")
+    )
+    audit = s["audit"]
+    verdict = {True: "ok", False: "FAILED", None: "not checked"}[audit["ok"]]
+    lines.append(f"audit: {verdict}: {audit['message']}")
+    for warning in s["warnings"]:
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
