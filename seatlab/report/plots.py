@@ -14,11 +14,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
 
-from seatlab.report.collect import Results, constant_params  # noqa: E402
+from seatlab.report.collect import Results, constant_params
 
 CEILING_BACKEND = "calibrate"
 _PARAM_TEXT = {

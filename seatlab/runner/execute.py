@@ -20,7 +20,7 @@ from typing import Any
 from seatlab.runner.points import SweepPoint, bound_rps
 from seatlab.runner.results import measurements, write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
-from seatlab.runner.schema import Mode, RunSettings
+from seatlab.runner.schema import Bound, Mode, RunSettings
 
 
 def point_params(point: SweepPoint, settings: RunSettings) -> dict[str, Any]:
@@ -89,8 +89,10 @@ def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple
     from seatlab.client import LoadSpec, run_load
     from seatlab.server.process import ServerProcess
 
-    db_path = point_dir / "seats.csv"
-    db_path.unlink(missing_ok=True)
+    db_path: Path | None = None
+    if point.backend.bound is not Bound.none:  # the calibration target keeps no seats
+        db_path = point_dir / "seats.csv"
+        db_path.unlink(missing_ok=True)
     server = ServerProcess(
         point.backend.name,
         capacity=settings.capacity,

@@ -60,7 +60,18 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     assert isinstance(config, dict)
     write_json(run_metadata({str(k): v for k, v in config.items()}, overrides), out_dir / METADATA_JSON)
     write_json({"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON)
-    rows = run_points(settings, out_dir)
+    try:
+        rows = run_points(settings, out_dir)
+    except KeyboardInterrupt:
+        # the point's server is already stopped (ServerProcess); keep and report what was measured
+        write_json({"schema_version": SCHEMA_VERSION, "status": "failed", "reason": "interrupted (Ctrl-C)",
+                    "overrides": overrides}, out_dir / JOB_JSON)
+        if (out_dir / POINTS_CSV).is_file():
+            from seatlab.report.build import build_report
+
+            build_report(out_dir)
+        print(f"seatlab: interrupted; what was measured is in {out_dir}", file=sys.stderr)
+        raise SystemExit(130) from None
     failed = [row for row in rows if row["status"] != "ok"]
     FAILED_POINTS.extend(f"{out_dir.name}/{row['point_dir']}" for row in failed)
     status = "ok" if not failed else ("failed" if len(failed) == len(rows) else "partial")

@@ -152,6 +152,10 @@ class RunSettings:
         _at_least("repeat", cfg.repeat, 1)
         if cfg.rate is not None:
             _at_least("rate", cfg.rate, 0.001)
+        elif Schedule(cfg.schedule) is Schedule.poisson:
+            raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
+        if Mode(cfg.mode) is Mode.sellout and any(b.bound is Bound.none for b in backends):
+            raise ConfigError("backend", "the calibration target never sells out (it books nothing): use mode=duration")
         return cls(
             backends=backends,
             capacity=int(cfg.capacity),

@@ -135,3 +135,11 @@ def test_override_slug_is_short_and_path_safe() -> None:
     assert override_slug("") == ""
     assert override_slug("+experiment=seed,backend=[tpool,coro]") == "_experiment=seed_backend=tpool_coro"
     assert "/" not in override_slug("results_dir=/a/b,x=" + "y" * 200) and len(override_slug("x" * 300)) <= 61
+
+
+def test_open_loop_schedule_needs_a_rate_and_calibration_cannot_sell_out(hydra_conf: None) -> None:
+    with pytest.raises(ConfigError, match="^schedule:"):
+        settings("schedule=poisson")
+    assert settings("schedule=poisson", "rate=100").rate == 100
+    with pytest.raises(ConfigError, match="^backend:.*never sells out"):
+        settings("backend=calibrate", "mode=sellout")
