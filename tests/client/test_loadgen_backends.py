@@ -1,0 +1,78 @@
+"""The load generator against every real backend: sell-out and duration runs, several processes,
+persistent and per-request connections, and the starved clients of a small thread pool."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from seatlab.client import LoadSpec, histogram, run_load
+
+process = pytest.importorskip("seatlab.server.process")
+ServerProcess = process.ServerProcess
+
+BACKENDS = ["tpool", "coro", "event"]
+
+
+@pytest.mark.parametrize("connect", ["persistent", "per-request"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sellout(tmp_path: Path, backend: str, connect: str) -> None:
+    with ServerProcess(backend, capacity=300, delay_ms=1, threads=4, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=4, diversity=2, mode="sellout", connect=connect,
+                              out_dir=tmp_path / "load", timeout_s=20))  # fmt: skip
+    assert s["completed"] and s["sellout_s"] is not None and 0 < s["sellout_s"] <= s["elapsed_s"] + 1e-9
+    assert s["seats"] == 300 and s["sold_out"] == 4  # every client was told sold out exactly once
+    assert s["audit"] == {**s["audit"], "ok": True, "confirmed": 300, "server_booked": 300}
+    assert s["errors"] == 0 and s["unanswered"] == 0 and s["starved_clients"] == 0
+    assert s["latency_ms"]["count"] == 304 and s["latency_ms"]["p50"] >= 1.0  # the 1 ms delay is in every answer
+    if connect == "per-request":
+        assert s["connections"] == 304
+    else:
+        assert s["connections"] == 4 and s["reconnects"] == 0
+    rows = list(csv.DictReader(open(tmp_path / "load" / "clients.csv")))
+    assert [int(r["client"]) for r in rows] == [0, 1, 2, 3]
+    assert {r["process"] for r in rows} == {"0", "1"}
+    assert sum(int(r["seats"]) for r in rows) == 300
+    saved = json.loads((tmp_path / "load" / "summary.json").read_text())
+    assert saved["schema_version"] == 1 and saved["latency_ms"] == s["latency_ms"]
+    assert histogram.decode((tmp_path / "load" / "latency.hdr").read_bytes()).get_total_count() == 304
+
+
+@pytest.mark.parametrize(
+    ("backend", "connect", "rate"),
+    [("tpool", "persistent", None), ("coro", "per-request", None), ("event", "persistent", None),
+     ("event", "persistent", 200.0)],
+)  # fmt: skip
+def test_duration(tmp_path: Path, backend: str, connect: str, rate: float | None) -> None:
+    with ServerProcess(backend, capacity=50, delay_ms=2, threads=4, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=4, diversity=2, mode="duration", warmup_s=0.3,
+                              duration_s=1.0, rate=rate, connect=connect, out_dir=tmp_path / "load",
+                              timeout_s=20))  # fmt: skip
+    assert s["completed"] and s["window_s"] == pytest.approx(1.0, abs=0.05)
+    assert s["params"]["refill"] == "cancel-after-book"
+    # every Book is followed by its Cancel: Seat and Released answers pair up, and nothing is left booked
+    kinds = s["answers_by_kind"]
+    assert kinds["seat"] > 20 and abs(kinds["released"] - kinds["seat"]) <= 4 and kinds["sold_out"] == 0
+    assert s["answers"] == sum(kinds.values()) and s["bookings_rps"] == pytest.approx(kinds["seat"] / s["window_s"])
+    assert s["audit"]["ok"] is True and s["audit"]["server_booked"] == 0
+    assert s["errors"] == 0 and s["unanswered"] == 0 and s["starved_clients"] == 0
+    assert s["latency_ms"]["p50"] >= 2.0
+    if rate is not None:  # open loop: about rate bookings per second, whatever the server could do
+        assert 100 <= s["bookings_rps"] <= 260
+
+
+def test_a_small_thread_pool_starves_clients(tmp_path: Path) -> None:
+    with ServerProcess("tpool", capacity=100, delay_ms=20, threads=2, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=6, diversity=2, mode="duration", warmup_s=0.3,
+                              duration_s=1.0, answer_wait_s=0.5, drain_s=1.0, out_dir=tmp_path / "load"))  # fmt: skip
+    # two pool threads each serve one connection for its lifetime: four clients never get an answer
+    assert s["starved_clients"] == 4, s["warnings"]
+    assert s["min_client_answers"] == 0 and s["max_client_answers"] > 5
+    assert s["unanswered"] == 4 and s["unanswered_max_wait_ms"] >= 1500  # waiting since the start
+    assert s["fairness_jain"] == pytest.approx(2 / 6, abs=0.05)
+    assert s["window_start_s"] >= 0.8  # warm-up + the bounded wait for first answers
+    assert s["audit"]["ok"] is True  # the starved Books may be served after we leave: within the slack
+    assert any("starved" in w for w in s["warnings"])
