@@ -229,13 +229,13 @@ class Client(asyncio.Protocol):
         except ValueError as exc:
             self.abort("protocol", str(exc))
             return
-        if rid != self.rid and not (k == ERROR and rid == 0):
+        w = self.w
+        if rid != self.rid and not (k == ERROR and rid == 0) and w.checked:
             self.abort("protocol", f"answer id {rid}, expected {self.rid}")
             return
-        w = self.w
         if kind == BOOK:
             if k == SEAT:
-                if b != self.uuid_b:
+                if b != self.uuid_b and w.checked:
                     self.abort("protocol", f"Seat {a} for uuid {b!r}, asked for {self.uuid}")
                     return
                 recorded = SEAT

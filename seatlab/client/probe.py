@@ -8,6 +8,14 @@ from seatlab.client.answers import STATS, read_answer, stats_request
 from seatlab.protocol.codec import FrameDecoder
 
 
+class NotStatsError(ValueError):
+    """The server answered Stats with something else (``kind``): calibrate answers every frame with a Seat."""
+
+    def __init__(self, message: str, kind: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 def read_stats(host: str, port: int, timeout_s: float) -> tuple[int, int]:
     """(capacity, booked) from the server; raises OSError or ValueError naming what went wrong."""
     with socket.create_connection((host, port), timeout=timeout_s) as sock:
@@ -22,6 +30,6 @@ def read_stats(host: str, port: int, timeout_s: float) -> tuple[int, int]:
             if payload is not None:
                 kind, _, capacity, booked = read_answer(payload)
                 if kind != STATS:
-                    raise ValueError(f"{host}:{port} answered Stats with answer kind {kind}")
+                    raise NotStatsError(f"{host}:{port} answered Stats with answer kind {kind}", kind)
                 assert isinstance(booked, int)
                 return capacity, booked

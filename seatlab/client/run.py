@@ -24,7 +24,8 @@ from typing import Any, TextIO
 
 from seatlab.client import histogram, report
 from seatlab.client.audit import audit_duration, audit_sellout
-from seatlab.client.probe import read_stats
+from seatlab.client.answers import SEAT
+from seatlab.client.probe import NotStatsError, read_stats
 from seatlab.client.spec import AuditError, LoadError, LoadSpec
 from seatlab.client.worker import ERROR_KINDS, WorkerPlan
 
@@ -35,7 +36,7 @@ _START_LEAD_NS = 100_000_000
 _READY_GRACE_S = 60.0
 
 
-def make_plans(spec: LoadSpec, capacity: int, booked: int) -> list[WorkerPlan]:
+def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True) -> list[WorkerPlan]:
     """Split the clients (and the rate) over ``spec.diversity`` processes."""
     plans = []
     first = 0
@@ -48,7 +49,7 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int) -> list[WorkerPlan]:
                 offset_ns=0 if spec.rate is None else int(w * 1e9 / spec.rate), connect=spec.connect,
                 timeout_s=spec.timeout_s, drain_s=spec.drain_s, capacity=capacity,
                 free_seats=max(capacity - booked, 0),
-                seed=None if spec.seed is None else spec.seed * 1000 + w,
+                seed=None if spec.seed is None else spec.seed * 1000 + w, checked=checked,
             )
         )  # fmt: skip
         first += n
@@ -68,24 +69,38 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
     except OSError as exc:
         raise LoadError(f"cannot create out dir {out_dir}: {exc}", exit_code=2) from exc
     where = f"{spec.address}:{spec.port}"
+    checked = True
     try:
         capacity, booked_before = read_stats(spec.address, spec.port, min(spec.timeout_s, 10.0))
+    except NotStatsError as exc:
+        if exc.kind != SEAT:
+            raise LoadError(f"cannot read Stats from the server at {where}: {exc}") from exc
+        # the calibration target answers every frame with one fixed Seat: count answers, check nothing
+        if spec.mode == "sellout":
+            raise LoadError(
+                f"the server at {where} answers Stats with a Seat (a calibration target that books nothing): "
+                "it never sells out; use mode duration",
+                exit_code=2,
+            ) from exc
+        checked = False
+        capacity, booked_before = 1, 0
     except ConnectionRefusedError as exc:
         raise LoadError(f"no server listening at {where} (connection refused)") from exc
     except (OSError, ValueError) as exc:
         raise LoadError(f"cannot read Stats from the server at {where}: {exc}") from exc
-    plans = make_plans(spec, capacity, booked_before)
+    plans = make_plans(spec, capacity, booked_before, checked)
     run = _Run(spec, plans)
     try:
         run.execute()
     finally:
         run.cleanup()
-    try:
-        end: tuple[int, int] | None = read_stats(spec.address, spec.port, 10.0)
-    except (OSError, ValueError) as exc:
-        end = None
-        run.warnings.append(f"could not read Stats at the end: {exc}")
-    summary, rows, hist = summarize(spec, run, capacity, booked_before, end)
+    end: tuple[int, int] | None = None
+    if checked:
+        try:
+            end = read_stats(spec.address, spec.port, 10.0)
+        except (OSError, ValueError) as exc:
+            run.warnings.append(f"could not read Stats at the end: {exc}")
+    summary, rows, hist = summarize(spec, run, capacity if checked else None, booked_before, end)
     report.write_outputs(out_dir, summary, rows, hist)
     if summary["audit"]["ok"] is False:
         raise AuditError(f"audit failed: {summary['audit']['message']}", summary)
@@ -251,9 +266,12 @@ class _Progress:
 
 
 def summarize(
-    spec: LoadSpec, run: _Run, capacity: int, booked_before: int, end: tuple[int, int] | None
+    spec: LoadSpec, run: _Run, capacity: int | None, booked_before: int, end: tuple[int, int] | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
-    """Merge the processes' results into the summary, the per-client rows and the histogram."""
+    """Merge the processes' results into the summary, the per-client rows and the histogram.
+
+    ``capacity`` None: the server is a calibration target (answers Stats with a Seat); nothing is audited.
+    """
     results = [run.results[i] for i in sorted(run.results)]
     t0 = run.t0
     hist = histogram.merge(r["histogram"] for r in results)
@@ -303,7 +321,14 @@ def summarize(
         warnings.append(message)
         print(f"warning: {message}", file=sys.stderr)
     reported = [v for r in results for v in r["violations"]]
-    if spec.mode == "sellout":
+    if capacity is None:
+        audit = {
+            "ok": None, "confirmed": 0, "server_booked": None, "expected_booked": None,
+            "message": "the server answers Stats with a Seat (a calibration target that keeps no seats): "
+            "answers were counted, not checked, and nothing was audited",
+        }  # fmt: skip
+        warnings.append("calibration target: answers not checked, no refill cancels, no audit")
+    elif spec.mode == "sellout":
         audit = audit_sellout(
             (c for r in results for c in r["confirmed"]), capacity, booked_before, end, len(unanswered),
             completed, reported,
@@ -362,6 +387,14 @@ def summarize(
         "loadgen_cpu_pct": sum(cpu),
         "loadgen_cpu_pct_by_process": cpu,
         "loadgen_saturated": saturated,
+        "loadgen_cpu_kernel_share": (
+            sum(r["cpu_sys_s"] for r in results) / sum(r["cpu_s"] for r in results)
+            if sum(r["cpu_s"] for r in results) > 0 else None
+        ),
+        "loadgen_cpu_us_per_answer": (
+            1e6 * sum(r["cpu_s"] for r in results) / sum(r["total_answers"] for r in results)
+            if sum(r["total_answers"] for r in results) else None
+        ),
         "audit": audit,
         "histogram_file": report.HISTOGRAM_FILE,
         "clients_file": report.CLIENTS_FILE,
@@ -371,7 +404,8 @@ def summarize(
         "params": {
             **spec.as_params(),
             "loop": "closed" if spec.rate is None else "open",
-            "refill": "cancel-after-book" if spec.mode == "duration" else None,
+            "refill": "cancel-after-book" if spec.mode == "duration" and capacity is not None else None,
+            "calibration_target": capacity is None,
             "latency_origin": "send time (closed loop)" if spec.rate is None else "due time (open loop)",
             "counted": (
                 "answers/throughput_rps count every answer in the window (Seat, SoldOut, Released, Error); "

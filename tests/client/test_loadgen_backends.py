@@ -76,3 +76,14 @@ def test_a_small_thread_pool_starves_clients(tmp_path: Path) -> None:
     assert s["window_start_s"] >= 0.8  # warm-up + the bounded wait for first answers
     assert s["audit"]["ok"] is True  # the starved Books may be served after we leave: within the slack
     assert any("starved" in w for w in s["warnings"])
+
+
+def test_calibrate_answers_are_counted_not_audited(tmp_path: Path) -> None:
+    with ServerProcess("calibrate", threads=1, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=8, diversity=1, mode="duration", warmup_s=0.2,
+                              duration_s=0.5, out_dir=tmp_path / "load"))  # fmt: skip
+        with pytest.raises(Exception, match="never sells out; use mode duration"):
+            run_load(LoadSpec(port=server.port, clients=2, mode="sellout", out_dir=tmp_path / "sold"))
+    assert s["params"]["calibration_target"] is True and s["params"]["refill"] is None
+    assert s["answers"] == s["answers_by_kind"]["seat"] > 100 and s["errors"] == 0
+    assert s["audit"]["ok"] is None and "calibration target" in s["audit"]["message"]
