@@ -116,6 +116,7 @@ class CoroServer:
         read = reader.read
         write = writer.write
         drain = writer.drain
+        buffered = writer.transport.get_write_buffer_size  # drain() only when the kernel did not take it all
         while True:
             data = await read(_READ_SIZE)
             if not data:
@@ -141,14 +142,16 @@ class CoroServer:
                     if needs_commit:
                         await self._commit()
                     write(answer)
-                    await drain()
+                    if buffered():
+                        await drain()
                 else:
                     answers.append(handle(payload))
             if answers:
                 if needs_commit:
                     await self._commit()
                 write(answers[0] if len(answers) == 1 else b"".join(answers))
-                await drain()
+                if buffered():
+                    await drain()
             conn.busy = False
             if self.stopping:
                 return

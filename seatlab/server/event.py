@@ -52,6 +52,7 @@ class _LoopState:
         self.handle = ctx.service.handle
         self.needs_commit = ctx.service.needs_commit
         self.delay_s = ctx.config.delay_s
+        self.hot = not self.delay_s and not self.needs_commit  # data_received answers at once
         self.backlog = ctx.config.max_backlog
         self.connections: set[_Connection] = set()
         self.stopping = False
@@ -175,8 +176,24 @@ class _Connection(asyncio.Protocol):
         self._advance()
 
     def data_received(self, data: bytes) -> None:
-        self.decoder.feed(data)
-        self._advance()
+        decoder = self.decoder
+        decoder.feed(data)
+        if not self.state.hot or self.write_paused or self.closing or self.read_paused:
+            self._advance()
+            return
+        # the hot path (no delay, no fsync): answer every whole frame, one write
+        handle = self.state.handle
+        answers: list[bytes] = []
+        try:
+            while (payload := decoder.next_frame()) is not None:
+                answers.append(handle(payload))
+        except FrameError as exc:
+            self._frame_error(exc, b"".join(answers))
+            return
+        if answers:
+            self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))  # type: ignore[union-attr]
+        if decoder.buffered > _MAX_UNREAD:
+            self._advance()
 
     def close(self) -> None:
         self.closing = True

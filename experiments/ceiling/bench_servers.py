@@ -1,0 +1,126 @@
+"""Quick ceiling check: closed-loop Book throughput of every backend against calibrate.
+
+Not a test and not the experiment runner: a two-minute sanity measurement.
+It starts each backend with ``ServerProcess`` (delay 0, a capacity too large
+to sell out), opens N persistent connections from one uvloop process, and
+keeps exactly one Book in flight on each (closed loop) for the measured
+window. It prints requests/s, the ratio to calibrate, and the CPU of the
+server and of this load generator (% of one core; 100% means that side is
+saturated, and a saturated load generator understates the server).
+
+    .venv/bin/python experiments/ceiling/bench_servers.py --connections 100 --duration 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import psutil
+import uvloop
+
+from seatlab.protocol.messages import book_request
+from seatlab.server.calibrate import count_frames
+from seatlab.server.process import ServerProcess
+
+
+class _ClosedLoop(asyncio.Protocol):
+    """One connection with one Book in flight; answers are counted by framing, not parsed."""
+
+    def __init__(self, index: int, counter: list[int]) -> None:
+        self.prefix = f"{index:08x}-0000-4000-8000-"
+        self.sent = 0
+        self.counter = counter
+        self.rest = b""
+        self.transport: asyncio.Transport | None = None
+
+    def _send(self, n: int) -> None:
+        out = []
+        for _ in range(n):
+            self.sent += 1
+            out.append(book_request(self.sent, f"{self.prefix}{self.sent:012x}"))
+        assert self.transport is not None
+        self.transport.write(b"".join(out))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._send(1)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.rest + data if self.rest else data
+        n, used, error = count_frames(buf)
+        if error is not None:
+            raise RuntimeError("the server sent a malformed frame")
+        self.rest = buf[used:]
+        self.counter[0] += n
+        if n and self.transport is not None and not self.transport.is_closing():
+            self._send(n)
+
+
+async def _load(host: str, port: int, connections: int, warmup_s: float, duration_s: float) -> float:
+    loop = asyncio.get_running_loop()
+    counter = [0]
+    transports = []
+    for i in range(connections):
+        transport, _ = await loop.create_connection(lambda i=i: _ClosedLoop(i, counter), host, port)
+        transports.append(transport)
+    await asyncio.sleep(warmup_s)
+    start_count, start = counter[0], time.monotonic()
+    await asyncio.sleep(duration_s)
+    rate = (counter[0] - start_count) / (time.monotonic() - start)
+    for transport in transports:
+        transport.close()
+    return rate
+
+
+def bench(backend: str, threads: int, args: argparse.Namespace) -> dict[str, float | str | int]:
+    delay_ms = 0.0 if backend == "calibrate" else args.delay
+    with ServerProcess(backend, capacity=10_000_000, threads=threads, max_backlog=4096, delay_ms=delay_ms,
+                       log_dir=args.log_dir / backend) as server:
+        server_proc = psutil.Process(server.pid)
+        me = psutil.Process()
+        s0, m0, t0 = server_proc.cpu_times(), me.cpu_times(), time.monotonic()
+        rate = uvloop.run(_load(server.host, server.port, args.connections, args.warmup, args.duration))
+        s1, m1, wall = server_proc.cpu_times(), me.cpu_times(), time.monotonic() - t0
+    server_cpu_pct = 100 * ((s1.user + s1.system) - (s0.user + s0.system)) / wall
+    return {
+        "backend": backend, "threads": threads, "delay_ms": delay_ms, "rps": rate,
+        "server_cpu_pct": server_cpu_pct,
+        # CPU per answer: robust to a busy machine, unlike req/s (approximate: wall includes connecting)
+        "server_cpu_us_per_req": server_cpu_pct / 100 * 1e6 / rate if rate else float("nan"),
+        "loadgen_cpu_pct": 100 * ((m1.user + m1.system) - (m0.user + m0.system)) / wall,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--connections", type=int, default=100)
+    p.add_argument("--duration", type=float, default=3.0, help="measured seconds per backend")
+    p.add_argument("--warmup", type=float, default=0.5)
+    p.add_argument("--delay", type=float, default=0.0, help="--delay (ms) for every backend but calibrate")
+    p.add_argument("--backends", default="calibrate,event,coro,tpool")
+    p.add_argument("--loop-threads", type=int, default=1, help="--threads for calibrate/event/coro")
+    p.add_argument("--tpool-threads", type=int, default=0, help="--threads for tpool (0: one per connection)")
+    p.add_argument("--log-dir", type=Path, default=Path(".temp/bench_servers"))
+    p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = p.parse_args()
+    rows = []
+    for backend in args.backends.split(","):
+        threads = (args.tpool_threads or args.connections) if backend == "tpool" else args.loop_threads
+        rows.append(bench(backend, threads, args))
+    base = next((r["rps"] for r in rows if r["backend"] == "calibrate"), None)
+    print(f"{'backend':10} {'threads':>7} {'req/s':>9} {'/calibrate':>10} {'server cpu%':>11} "
+          f"{'cpu us/req':>10} {'loadgen cpu%':>12}")
+    for r in rows:
+        ratio = f"{r['rps'] / base:.2f}" if base else "-"
+        print(f"{r['backend']:10} {r['threads']:>7} {r['rps']:>9.0f} {ratio:>10} "
+              f"{r['server_cpu_pct']:>11.0f} {r['server_cpu_us_per_req']:>10.1f} {r['loadgen_cpu_pct']:>12.0f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
