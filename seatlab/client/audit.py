@@ -33,7 +33,9 @@ def audit_sellout(
     by_uuid: dict[str, int] = {}
     for number, uuid, client in confirmed:
         if not 1 <= number <= capacity:
-            problems.append(f"seat {number} confirmed to uuid {uuid} (client {client}) is outside 1..{capacity}")
+            problems.append(
+                f"seat {number} confirmed to uuid {uuid} (client {client}) is outside 1..{capacity}"
+            )
         owner = by_number.get(number)
         if owner is None:
             by_number[number] = (uuid, client)
@@ -86,7 +88,9 @@ def _stats_problems(
     end_capacity, booked = end
     out = []
     if end_capacity != capacity:
-        out.append(f"Stats capacity changed during the run: {capacity} at the start, {end_capacity} at the end")
+        out.append(
+            f"Stats capacity changed during the run: {capacity} at the start, {end_capacity} at the end"
+        )
     if not expected - low <= booked <= expected + high:
         slack = f" (give or take {high} unanswered requests)" if high else ""
         out.append(
@@ -96,15 +100,24 @@ def _stats_problems(
     return out
 
 
-def _verdict(problems: list[str], confirmed: int, server_booked: int | None, expected: int, have_end: bool) -> dict[str, Any]:
+def _verdict(
+    problems: list[str], confirmed: int, server_booked: int | None, expected: int, have_end: bool
+) -> dict[str, Any]:
     if problems:
         ok: bool | None = False
-        message = "; ".join(problems[:20]) + (f"; ... {len(problems) - 20} more" if len(problems) > 20 else "")
+        message = "; ".join(problems[:20]) + (
+            f"; ... {len(problems) - 20} more" if len(problems) > 20 else ""
+        )
     elif not have_end:
         ok = None
         message = "could not read the server's Stats at the end: the totals were not checked"
     else:
         ok = True
         message = f"{confirmed} confirmed seats distinct and in range; Stats agrees ({server_booked} booked)"
-    return {"ok": ok, "confirmed": confirmed, "server_booked": server_booked, "expected_booked": expected,
-            "message": message}
+    return {
+        "ok": ok,
+        "confirmed": confirmed,
+        "server_booked": server_booked,
+        "expected_booked": expected,
+        "message": message,
+    }

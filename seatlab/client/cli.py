@@ -25,24 +25,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1", help="server address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="server port (default 8080)")
     p.add_argument("--clients", type=int, default=10, help="connections in total (default 10)")
-    p.add_argument("--diversity", type=int, default=1, help="load processes the clients are spread over (default 1)")
-    p.add_argument("--out-dir", type=Path, required=True, help="where summary.json, clients.csv, latency.hdr go")
+    p.add_argument(
+        "--diversity", type=int, default=1, help="load processes the clients are spread over (default 1)"
+    )
+    p.add_argument(
+        "--out-dir", type=Path, required=True, help="where summary.json, clients.csv, latency.hdr go"
+    )
     p.add_argument("--mode", choices=("sellout", "duration"), default="sellout")
-    p.add_argument("--duration", type=float, default=10.0, help="duration mode: measured window, s (default 10)")
+    p.add_argument(
+        "--duration", type=float, default=10.0, help="duration mode: measured window, s (default 10)"
+    )
     p.add_argument("--warmup", type=float, default=2.0, help="duration mode: warm-up, s (default 2)")
     p.add_argument("--rate", type=float, default=None, help="open loop: bookings per second in total")
-    p.add_argument("--loop", choices=("closed", "open"), default=None, help="optional check: open needs --rate")
+    p.add_argument(
+        "--loop", choices=("closed", "open"), default=None, help="optional check: open needs --rate"
+    )
     p.add_argument("--schedule", choices=("fixed", "poisson"), default="fixed", help="open loop schedule")
     p.add_argument("--connect", choices=("persistent", "per-request"), default="persistent")
-    p.add_argument("--timeout", type=float, default=30.0, help="a request unanswered this long is a timeout, s")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="a request unanswered this long is a timeout, s"
+    )
     p.add_argument("--max-time", type=float, default=600.0, help="hard cap on the whole run, s (default 600)")
-    p.add_argument("--answer-wait", type=float, default=5.0,
-                   help="duration mode: after the warm-up, wait at most this long for every first answer, s")
+    p.add_argument(
+        "--answer-wait",
+        type=float,
+        default=5.0,
+        help="duration mode: after the warm-up, wait at most this long for every first answer, s",
+    )
     p.add_argument("--drain", type=float, default=5.0, help="wait at most this long for last answers, s")
     p.add_argument("--seed", type=int, default=None, help="seed of the Poisson schedule")
     progress = p.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="live progress line (default: when stdout is a terminal)")
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="live progress line (default: when stdout is a terminal)",
+    )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     return p  # fmt: skip
 

@@ -100,7 +100,7 @@ class Client(asyncio.Protocol):
         w = self.w
         try:
             await asyncio.wait_for(w.loop.create_connection(lambda: self, w.host, w.port), w.timeout_s)
-        except (asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             self.connecting = False
             if isinstance(exc, asyncio.TimeoutError):
                 kind = "timeout"
@@ -181,7 +181,7 @@ class Client(asyncio.Protocol):
             self.close()
         elif self.out_kind:
             self.out_sent = perf_counter_ns()
-            transport.write(self.frame if self.out_kind == BOOK else self.cancel_frame)
+            self.transport.write(self.frame if self.out_kind == BOOK else self.cancel_frame)  # type: ignore[union-attr]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.linked = False

@@ -69,7 +69,7 @@ def percentile_rows(h: HdrHistogram) -> list[tuple[float, float]]:
     """(percentile, latency_ms) rows for plotting the whole distribution."""
     if not h.get_total_count():
         return []
-    points = [float(p) for p in range(0, 90)] + [90 + i * 0.5 for i in range(18)]
+    points = [float(p) for p in range(90)] + [90 + i * 0.5 for i in range(18)]
     points += [99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0]
     return [(p, h.get_value_at_percentile(p) / 1000.0) for p in points]
 

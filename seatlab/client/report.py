@@ -8,7 +8,7 @@ import os
 import platform
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ def machine_info() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("seatlab", "uvloop", "protobuf", "hdrhistogram", "numpy"):
         try:
             versions[package] = metadata.version(package)
@@ -53,7 +53,7 @@ def machine_info() -> dict[str, Any]:
         import psutil
 
         physical = psutil.cpu_count(logical=False)
-    except Exception:
+    except Exception:  # noqa: BLE001 -- machine info is best effort
         physical = None
     return {
         "hostname": socket.gethostname(),
@@ -75,7 +75,9 @@ def jain_index(values: list[int]) -> float | None:
     return total * total / (len(values) * sum(v * v for v in values))
 
 
-def write_outputs(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], hist: HdrHistogram) -> None:
+def write_outputs(
+    out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], hist: HdrHistogram
+) -> None:
     """Write every output file of the run into ``out_dir``."""
     (out_dir / HISTOGRAM_FILE).write_bytes(histogram.encode(hist))
     with open(out_dir / PERCENTILES_FILE, "w", newline="", encoding="utf-8") as f:
@@ -93,7 +95,7 @@ def write_outputs(out_dir: Path, summary: dict[str, Any], rows: list[dict[str, A
 
 
 def created_at() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def human_summary(s: dict[str, Any]) -> str:
@@ -105,8 +107,10 @@ def human_summary(s: dict[str, Any]) -> str:
         return "-" if v is None else f"{v:.2f}"
 
     lines = [
-        f"seatlab load: {s['mode']}, {s['clients']} clients in {s['diversity']} processes, {loop}, "
-        f"{s['connect']} connections",
+        (
+            f"seatlab load: {s['mode']}, {s['clients']} clients in {s['diversity']} processes, {loop}, "
+            f"{s['connect']} connections"
+        ),
     ]
     if s["mode"] == "sellout":
         sold = "not reached" if s["sellout_s"] is None else f"{s['sellout_s']:.3f} s"

@@ -23,8 +23,8 @@ from time import perf_counter_ns
 from typing import Any, TextIO
 
 from seatlab.client import histogram, report
-from seatlab.client.audit import audit_duration, audit_sellout
 from seatlab.client.answers import SEAT
+from seatlab.client.audit import audit_duration, audit_sellout
 from seatlab.client.probe import NotStatsError, read_stats
 from seatlab.client.spec import AuditError, LoadError, LoadSpec
 from seatlab.client.worker import ERROR_KINDS, WorkerPlan
@@ -213,7 +213,9 @@ class _Run:
                 self.warnings.append(f"the run hit max_time_s={spec.max_time_s:g} and was stopped")
                 self._send(("stop",))
             if now >= give_up_at:
-                raise LoadError(f"load processes did not finish {spec.max_time_s:g} s + drain after the start")
+                raise LoadError(
+                    f"load processes did not finish {spec.max_time_s:g} s + drain after the start"
+                )
             if progress is not None:
                 progress.update(now, self.progress)
         if progress is not None:
@@ -257,7 +259,9 @@ class _Progress:
         rate = (answers - a_last) / max((now - t_last) / 1e9, 1e-9)
         self.last = (now, answers)
         elapsed = max(now - self.t0, 0) / 1e9
-        self.out.write(f"\r{elapsed:7.1f} s  answers {answers:>10}  rate {rate:>9.0f}/s  errors {errors:>6}  ")
+        self.out.write(
+            f"\r{elapsed:7.1f} s  answers {answers:>10}  rate {rate:>9.0f}/s  errors {errors:>6}  "
+        )
         self.out.flush()
 
     def clear(self) -> None:
@@ -389,11 +393,13 @@ def summarize(
         "loadgen_saturated": saturated,
         "loadgen_cpu_kernel_share": (
             sum(r["cpu_sys_s"] for r in results) / sum(r["cpu_s"] for r in results)
-            if sum(r["cpu_s"] for r in results) > 0 else None
+            if sum(r["cpu_s"] for r in results) > 0
+            else None
         ),
         "loadgen_cpu_us_per_answer": (
             1e6 * sum(r["cpu_s"] for r in results) / sum(r["total_answers"] for r in results)
-            if sum(r["total_answers"] for r in results) else None
+            if sum(r["total_answers"] for r in results)
+            else None
         ),
         "audit": audit,
         "histogram_file": report.HISTOGRAM_FILE,

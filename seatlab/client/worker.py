@@ -126,7 +126,9 @@ class LoadWorker:
 
     def _prepare(self) -> None:
         if self.sellout:
-            self.pool = [_pool_item() for _ in range(min(self.plan.free_seats + 2 * len(self.clients) + 16, _POOL_CAP))]
+            self.pool = [
+                _pool_item() for _ in range(min(self.plan.free_seats + 2 * len(self.clients) + 16, _POOL_CAP))
+            ]
         else:
             for c in self.clients:
                 for _ in range(RING):
@@ -167,7 +169,9 @@ class LoadWorker:
         self._housekeeping()
         if self.open_loop:
             assert self.plan.rate is not None
-            self.schedule = Schedule(self.plan.schedule, self.plan.rate, t0 + self.plan.offset_ns, self.plan.seed)
+            self.schedule = Schedule(
+                self.plan.schedule, self.plan.rate, t0 + self.plan.offset_ns, self.plan.seed
+            )
             self.next_due = self.schedule.next()
             self.idle.extend(self.clients)
             self._tick()
@@ -357,8 +361,8 @@ class LoadWorker:
         seats = per_client(inwin & (kinds == SEAT))
         sold_out = per_client(inwin & (kinds == SOLD_OUT))
         released = per_client(inwin & (kinds == RELEASED))
-        first = [None] * n
-        last = [None] * n
+        first: list[float | None] = [None] * n
+        last: list[float | None] = [None] * n
         if len(who):
             ids, idx = np.unique(who, return_index=True)
             for i, j in zip(ids.tolist(), idx.tolist()):
@@ -445,13 +449,14 @@ def worker_main(control: Connection) -> None:
         worker = LoadWorker(plan, control, bool(progress), loop)
         result = loop.run_until_complete(worker.run())
         control.send(("result", result))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 -- whatever it was, the parent must hear of it
         try:
-            control.send(("error", f"load process {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            control.send(
+                ("error", f"load process {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            )
         except OSError:
             pass
     finally:
         if loop is not None:
             loop.close()
         control.close()
-

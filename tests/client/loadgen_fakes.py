@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from types import TracebackType
+from typing import Self
 
 from seatlab.protocol.codec import FrameDecoder
 from seatlab.protocol.messages import parse_request
@@ -57,7 +58,7 @@ class FakeServer:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         self._server = self.loop.run_until_complete(
             self.loop.create_server(lambda: _Connection(self), "127.0.0.1", 0)
         )
@@ -65,7 +66,9 @@ class FakeServer:
         self._thread.start()
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         async def shutdown() -> None:
             assert self._server is not None
             self._server.close()

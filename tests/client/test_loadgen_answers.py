@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seatlab.client.answers import (
-    ERROR, RELEASED, SEAT, SOLD_OUT, STATS, book_body, cancel_body, read_answer, request_prefix, stats_request,
+    ERROR,
+    RELEASED,
+    SEAT,
+    SOLD_OUT,
+    STATS,
+    book_body,
+    cancel_body,
+    read_answer,
+    request_prefix,
+    stats_request,
 )  # fmt: skip
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode

@@ -33,7 +33,9 @@ def test_sellout_audit_accepts_a_retried_uuid_and_checks_the_range() -> None:
 def test_sellout_audit_compares_stats_with_unanswered_slack() -> None:
     confirmed = [(1, "a", 0), (2, "b", 0)]
     assert audit_sellout(confirmed, 5, 1, (5, 3), 0, False)["ok"] is True  # 1 before + 2 confirmed
-    assert audit_sellout(confirmed, 5, 1, (5, 4), 1, False)["ok"] is True  # an unanswered Book may have booked
+    assert (
+        audit_sellout(confirmed, 5, 1, (5, 4), 1, False)["ok"] is True
+    )  # an unanswered Book may have booked
     low = audit_sellout(confirmed, 5, 1, (5, 2), 0, False)
     assert low["ok"] is False and "Stats says 2 seats booked" in low["message"]
     full = audit_sellout(confirmed, 5, 1, (5, 3), 0, True)
@@ -50,20 +52,23 @@ def test_duration_audit() -> None:
 
 
 def test_a_double_booking_server_fails_the_run(tmp_path: Path) -> None:
-    with FakeServer(DoubleBookingStore(20)) as server:
-        with pytest.raises(AuditError) as info:
-            run_load(LoadSpec(port=server.port, clients=3, diversity=2, mode="sellout", out_dir=tmp_path,
-                              timeout_s=10))  # fmt: skip
+    with FakeServer(DoubleBookingStore(20)) as server, pytest.raises(AuditError) as info:
+        run_load(LoadSpec(port=server.port, clients=3, diversity=2, mode="sellout", out_dir=tmp_path,
+                          timeout_s=10))  # fmt: skip
     message = str(info.value)
-    assert re.search(rf"seat 1 confirmed to two uuids: {UUID} \(client \d\) and {UUID} \(client \d\)", message)
+    assert re.search(
+        rf"seat 1 confirmed to two uuids: {UUID} \(client \d\) and {UUID} \(client \d\)", message
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["audit"]["ok"] is False and "seat 1" in summary["audit"]["message"]
 
 
 def test_a_server_whose_stats_disagree_fails_the_run(tmp_path: Path) -> None:
-    with FakeServer(LyingStatsStore(20)) as server:
-        with pytest.raises(AuditError, match="Stats says 19 seats booked, but clients hold 20 confirmed seats"):
-            run_load(LoadSpec(port=server.port, clients=2, mode="sellout", out_dir=tmp_path, timeout_s=10))
+    with (
+        FakeServer(LyingStatsStore(20)) as server,
+        pytest.raises(AuditError, match="Stats says 19 seats booked, but clients hold 20 confirmed seats"),
+    ):
+        run_load(LoadSpec(port=server.port, clients=2, mode="sellout", out_dir=tmp_path, timeout_s=10))
 
 
 def test_the_command_exits_3_on_a_failed_audit(tmp_path: Path) -> None:
@@ -71,7 +76,7 @@ def test_the_command_exits_3_on_a_failed_audit(tmp_path: Path) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "seatlab.client", "--port", str(server.port), "--clients", "2",
              "--out-dir", str(tmp_path / "out"), "--timeout", "10"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert result.returncode == 3, result.stderr
     assert re.search(rf"audit failed: seat 1 confirmed to two uuids: {UUID}", result.stderr)

@@ -27,12 +27,15 @@ def test_sellout(tmp_path: Path, backend: str, connect: str) -> None:
     assert s["seats"] == 300 and s["sold_out"] == 4  # every client was told sold out exactly once
     assert s["audit"] == {**s["audit"], "ok": True, "confirmed": 300, "server_booked": 300}
     assert s["errors"] == 0 and s["unanswered"] == 0 and s["starved_clients"] == 0
-    assert s["latency_ms"]["count"] == 304 and s["latency_ms"]["p50"] >= 1.0  # the 1 ms delay is in every answer
+    assert (
+        s["latency_ms"]["count"] == 304 and s["latency_ms"]["p50"] >= 1.0
+    )  # the 1 ms delay is in every answer
     if connect == "per-request":
         assert s["connections"] == 304
     else:
         assert s["connections"] == 4 and s["reconnects"] == 0
-    rows = list(csv.DictReader(open(tmp_path / "load" / "clients.csv")))
+    with open(tmp_path / "load" / "clients.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["client"]) for r in rows] == [0, 1, 2, 3]
     assert {r["process"] for r in rows} == {"0", "1"}
     assert sum(int(r["seats"]) for r in rows) == 300
@@ -56,7 +59,9 @@ def test_duration(tmp_path: Path, backend: str, connect: str, rate: float | None
     # every Book is followed by its Cancel: Seat and Released answers pair up, and nothing is left booked
     kinds = s["answers_by_kind"]
     assert kinds["seat"] > 20 and abs(kinds["released"] - kinds["seat"]) <= 4 and kinds["sold_out"] == 0
-    assert s["answers"] == sum(kinds.values()) and s["bookings_rps"] == pytest.approx(kinds["seat"] / s["window_s"])
+    assert s["answers"] == sum(kinds.values()) and s["bookings_rps"] == pytest.approx(
+        kinds["seat"] / s["window_s"]
+    )
     assert s["audit"]["ok"] is True and s["audit"]["server_booked"] == 0
     assert s["errors"] == 0 and s["unanswered"] == 0 and s["starved_clients"] == 0
     assert s["latency_ms"]["p50"] >= 2.0

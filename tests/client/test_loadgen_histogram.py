@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from seatlab.client import histogram
@@ -50,7 +52,7 @@ def test_percentile_rows_are_monotonic_and_end_at_max() -> None:
     h = histogram.histogram_of(range(1, 2001))
     rows = histogram.percentile_rows(h)
     assert rows[0][0] == 0.0 and rows[-1] == (100.0, 2.0)
-    assert all(a[1] <= b[1] for a, b in zip(rows, rows[1:]))
+    assert all(a[1] <= b[1] for a, b in itertools.pairwise(rows))
 
 
 def test_jain_index() -> None:

@@ -24,7 +24,9 @@ def _run(tmp_path: Path, name: str, rate: float | None, clients: int) -> tuple[d
                      out_dir=tmp_path / name, timeout_s=20)
         )  # fmt: skip
     h = histogram.decode((tmp_path / name / "latency.hdr").read_bytes())
-    stalled = sum(v.count_at_value_iterated_to for v in h.get_recorded_iterator() if v.value_iterated_to >= 500_000)
+    stalled = sum(
+        v.count_at_value_iterated_to for v in h.get_recorded_iterator() if v.value_iterated_to >= 500_000
+    )
     return summary, int(stalled)
 
 

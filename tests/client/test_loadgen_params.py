@@ -52,7 +52,12 @@ def test_no_server_listening_is_a_load_error(tmp_path: Path) -> None:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seatlab.client", *args], capture_output=True, text=True, timeout=60, cwd=cwd
+        [sys.executable, "-m", "seatlab.client", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
     )
 
 
