@@ -19,7 +19,7 @@ def _fmt(value: float, unit: str = "") -> str:
 
 
 def _by_clients(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = ["throughput_rps", "bound_rps", "efficiency", "p50_ms", "p99_ms", "sellout_s", "predicted_sellout_s",
+    columns = ["throughput_rps", "starved_clients", "fairness", "bound_rps", "efficiency", "p50_ms", "p99_ms", "sellout_s", "predicted_sellout_s",
                "server_cpu_pct", "loadgen_cpu_pct"]
     present = [c for c in columns if c in frame.columns]
     return frame.groupby("clients")[present].median().sort_index()
@@ -51,6 +51,12 @@ def series_findings(name: str, frame: pd.DataFrame, ceiling: float | None) -> li
                          f" ({level / bound_there:.2f} of the bound there, {_fmt(bound_there)} req/s).")
     else:
         lines.append(f"**{name}**: no delay bound; peak {_fmt(peak)} req/s at {peak_clients} clients.")
+    if "starved_clients" in table and table["starved_clients"].fillna(0).gt(0).any():
+        hit = table[table["starved_clients"] > 0]
+        first, last = int(hit.index[0]), int(hit.index[-1])
+        lines.append(f"  Starves clients from {first} clients on: at {last} clients"
+                     f" {int(hit.loc[last, 'starved_clients'])} of {last} got no answer in the window"
+                     f" (fairness {hit.loc[last, 'fairness']:.2f}); its latency percentiles cover only the served ones.")
     if ceiling:
         lines.append(f"  Peak {_fmt(peak)} req/s = {peak / ceiling:.2f} of the machine ceiling ({_fmt(ceiling)} req/s).")
     if "sellout_s" in table and table["sellout_s"].notna().any():
@@ -87,9 +93,16 @@ def comparison(ok: pd.DataFrame) -> list[str]:
     if not shared:
         return []
     clients = max(shared)
-    at = served[served["clients"] == clients].groupby("series")[["throughput_rps", "p99_ms"]].median()
+    columns = [c for c in ("throughput_rps", "p99_ms", "starved_clients") if c in served.columns]
+    at = served[served["clients"] == clients].groupby("series")[columns].median()
     at = at.sort_values("throughput_rps", ascending=False)
-    parts = [f"{name} {_fmt(row['throughput_rps'])} req/s (p99 {_fmt(row['p99_ms'], ' ms')})" for name, row in at.iterrows()]
+
+    def starved(row: pd.Series) -> str:
+        count = row.get("starved_clients", 0)
+        return f", {int(count)} clients starved" if count == count and count > 0 else ""
+
+    parts = [f"{name} {_fmt(row['throughput_rps'])} req/s (p99 {_fmt(row['p99_ms'], ' ms')}{starved(row)})"
+             for name, row in at.iterrows()]
     best, worst = at.index[0], at.index[-1]
     ratio = at.loc[best, "throughput_rps"] / at.loc[worst, "throughput_rps"] if at.loc[worst, "throughput_rps"] else math.inf
     return [f"At {int(clients)} clients: " + "; ".join(parts) + f". {best} serves {ratio:.1f}x what {worst} serves."]

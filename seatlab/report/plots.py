@@ -87,6 +87,11 @@ def plot_throughput(results: Results, path: Path) -> Path:
         ax.scatter(frame["clients"], frame["throughput_rps"], color=color, s=12, alpha=0.5)
         line = _median(frame, "throughput_rps")
         ax.plot(line.index, line.values, "-o", color=color, label=f"{name}: measured")
+        if "starved_clients" in frame:
+            starved = frame.groupby("clients")["starved_clients"].median()
+            for clients, count in starved[starved > 0].items():
+                ax.annotate(f"{int(count)}/{int(clients)} starved", (clients, line[clients]), textcoords="offset points",
+                            xytext=(0, -14), ha="center", fontsize=7, color=color)
         bound = _median(frame, "bound_rps").dropna()
         if len(bound):
             bounded = True
@@ -163,7 +168,7 @@ def plot_cpu(results: Results, path: Path) -> Path:
         for series, frame in _series_frames(ok):
             line = _median(frame, column).dropna()
             ax.plot(line.index, line.values, "-o", label=series)
-        if cores:
+        if cores and ok[column].max() > 30 * cores:  # only where it does not flatten the lines
             ax.axhline(100 * cores, color="gray", linestyle="--", linewidth=0.8, label=f"all {cores} cores")
         _log_x(ax, ok)
         ax.set_title(f"{name} CPU", fontsize=9)

@@ -114,6 +114,8 @@ def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple
             mode=settings.mode.value,
             duration_s=settings.duration_s,
             warmup_s=settings.warmup_s,
+            answer_wait_s=settings.answer_wait_s,
+            drain_s=settings.drain_s,
             rate=settings.rate,
             schedule=settings.schedule,
             connect=settings.connect,

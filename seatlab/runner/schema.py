@@ -81,11 +81,13 @@ class SeatlabConfig:
     capacity: int = 5000
     delay: float = 50.0  # ms of simulated work per request
     threads: int = 2  # tpool: pool size; coro/event: event loops
-    clients: Any = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64])  # int or list of ints
+    clients: Any = field(default_factory=lambda: [1, 2, 4, 16, 64])  # int or list of ints
     mode: Mode = Mode.duration
     duration: float = 3.0  # s, measured window (duration mode)
     warmup: float = 0.5  # s before the window (duration mode)
-    diversity: int = 2
+    answer_wait: float = 0.5  # s after warmup to wait for every connection's first answer (starved ones never come)
+    drain: float = 0.5  # s to wait for answers still due after the run stops issuing requests
+    diversity: int = 2  # load-generator processes (at most one per client)
     rate: float | None = None  # bookings/s in total; null = closed loop
     schedule: Schedule = Schedule.fixed
     connect: Connect = Connect.persistent
@@ -121,6 +123,8 @@ class RunSettings:
     mode: Mode
     duration_s: float
     warmup_s: float
+    answer_wait_s: float
+    drain_s: float
     diversity: int
     rate: float | None
     schedule: str
@@ -144,6 +148,8 @@ class RunSettings:
         _at_least("threads", cfg.threads, 1)
         _at_least("duration", cfg.duration, 0.01)
         _at_least("warmup", cfg.warmup, 0)
+        _at_least("answer_wait", cfg.answer_wait, 0)
+        _at_least("drain", cfg.drain, 0)
         _at_least("diversity", cfg.diversity, 1)
         _at_least("timeout", cfg.timeout, 0.01)
         _at_least("max_time", cfg.max_time, 0.1)
@@ -165,6 +171,8 @@ class RunSettings:
             mode=Mode(cfg.mode),
             duration_s=float(cfg.duration),
             warmup_s=float(cfg.warmup),
+            answer_wait_s=float(cfg.answer_wait),
+            drain_s=float(cfg.drain),
             diversity=int(cfg.diversity),
             rate=None if cfg.rate is None else float(cfg.rate),
             schedule=Schedule(cfg.schedule).value,
