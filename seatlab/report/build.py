@@ -60,7 +60,7 @@ def render(results: Results, plots: list[Path]) -> str:
     out = [f"# {title}: {results.directory.name}", ""]
     command = meta.get("command")
     if command:
-        out += ["Command (of the first job):" if results.kind == "sweep" else "Command:", "",
+        out += ["Command:", "",
                 "```", "python -m seatlab " + " ".join(command[1:]), "```", ""]
     out += ["## Parameters", "", params_text(frame) if len(frame) else "(no points)", ""]
     if results.kind == "sweep":

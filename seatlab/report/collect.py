@@ -72,8 +72,9 @@ def _job_order(path: Path) -> tuple[int, str]:
 def _sweep(directory: Path, job_dirs: list[Path]) -> Results:
     frames, jobs = [], []
     metadata: dict[str, Any] = {}
+    labels = job_labels(job_dirs)
     for job_dir in job_dirs:
-        label = job_label(job_dir)
+        label = labels[job_dir]
         points = job_dir / POINTS_CSV
         frame = read_points(points) if points.is_file() else None
         if frame is not None:
@@ -87,10 +88,18 @@ def _sweep(directory: Path, job_dirs: list[Path]) -> Results:
     return Results("sweep", directory, add_series(combined), metadata, jobs)
 
 
-def job_label(job_dir: Path) -> str:
+def job_overrides(job_dir: Path) -> list[str]:
+    """The job's overrides (``key=value``) without those that never label a line (clients, paths)."""
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    shown = [o.lstrip("+~") for o in overrides if not o.lstrip("+~").startswith(_HIDDEN_OVERRIDES)]
-    return " ".join(shown) or job_dir.name
+    return [str(o).lstrip("+~") for o in overrides if not str(o).lstrip("+~").startswith(_HIDDEN_OVERRIDES)]
+
+
+def job_labels(job_dirs: list[Path]) -> dict[Path, str]:
+    """Label each job by what was swept: the overrides that differ between jobs (all of them for one job)."""
+    overrides = {job_dir: job_overrides(job_dir) for job_dir in job_dirs}
+    shared = set.intersection(*(set(o) for o in overrides.values())) if len(job_dirs) > 1 else set()
+    return {job_dir: " ".join(o for o in items if o not in shared) or job_dir.name
+            for job_dir, items in overrides.items()}
 
 
 def _job_status(job_dir: Path, label: str, points: int) -> JobResult:

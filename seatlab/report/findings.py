@@ -99,7 +99,7 @@ def comparison(ok: pd.DataFrame) -> list[str]:
 
     def starved(row: pd.Series) -> str:
         count = row.get("starved_clients", 0)
-        return f", {int(count)} clients starved" if count == count and count > 0 else ""
+        return f", {int(count)} clients starved" if not math.isnan(count) and count > 0 else ""
 
     parts = [f"{name} {_fmt(row['throughput_rps'])} req/s (p99 {_fmt(row['p99_ms'], ' ms')}{starved(row)})"
              for name, row in at.iterrows()]

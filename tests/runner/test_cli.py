@@ -109,3 +109,12 @@ def test_bad_config_stops_before_any_server_starts_naming_the_key(tmp_path: Path
     done = seatlab(tmp_path, override)
     assert done.returncode in (1, 2) and key in done.stderr
     assert not list((tmp_path / "results").rglob("points.csv"))
+
+
+def test_a_failed_multirun_job_is_named_in_the_sweep_report(tmp_path: Path) -> None:
+    done = seatlab(tmp_path, "-m", "backend=coro", "clients=1", "delay=5,-1", "duration=0.3", "warmup=0.1")
+    assert done.returncode == 1 and "1 job(s) failed: delay=-1" in done.stderr
+    sweep = latest(tmp_path)
+    report = (sweep / "report.md").read_text()
+    assert "0 points, **FAILED**: config error: delay: must be >= 0" in report.split("`delay=-1`")[1]
+    assert "1 points, ok" in report.split("`delay=5`")[1]
