@@ -18,7 +18,8 @@ TABLE_COLUMNS = [
     ("efficiency", "efficiency"), ("sellout_s", "sell-out s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
     ("p999_ms", "p99.9 ms"), ("max_ms", "max ms"), ("errors", "errors"), ("unanswered", "unanswered"),
     ("starved_clients", "starved"), ("fairness", "fairness"), ("server_cpu_pct", "server CPU %"),
-    ("server_rss_mib", "server RSS MiB"), ("loadgen_cpu_pct", "loadgen CPU %"), ("status", "status"),
+    ("server_rss_mib", "server RSS MiB"), ("loadgen_cpu_pct", "loadgen CPU %"),
+    ("server_us_per_req", "server CPU us/req"), ("loadgen_us_per_req", "loadgen CPU us/req"), ("status", "status"),
 ]
 
 

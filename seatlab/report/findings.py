@@ -25,7 +25,8 @@ def _by_clients(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby("clients")[present].median().sort_index()
 
 
-def series_findings(name: str, frame: pd.DataFrame, ceiling: float | None) -> list[str]:
+def series_findings(name: str, frame: pd.DataFrame, ceiling: pd.Series | None) -> list[str]:
+    """`ceiling`: the calibration target's throughput by client count, when it ran beside this series."""
     table = _by_clients(frame)
     lines: list[str] = []
     peak_clients = int(table["throughput_rps"].idxmax())
@@ -57,8 +58,11 @@ def series_findings(name: str, frame: pd.DataFrame, ceiling: float | None) -> li
         lines.append(f"  Starves clients from {first} clients on: at {last} clients"
                      f" {int(hit.loc[last, 'starved_clients'])} of {last} got no answer in the window"
                      f" (fairness {hit.loc[last, 'fairness']:.2f}); its latency percentiles cover only the served ones.")
-    if ceiling:
-        lines.append(f"  Peak {_fmt(peak)} req/s = {peak / ceiling:.2f} of the machine ceiling ({_fmt(ceiling)} req/s).")
+    if ceiling is not None and len(ceiling):
+        shared = [c for c in table.index if c in ceiling.index and ceiling[c] > 0]
+        if shared:
+            ratios = ", ".join(f"{int(c)}: {table.loc[c, 'throughput_rps'] / ceiling[c]:.2f}" for c in shared)
+            lines.append(f"  Share of the machine ceiling (calibration target at the same client count): {ratios}.")
     if "sellout_s" in table and table["sellout_s"].notna().any():
         for clients, row in table.iterrows():
             lines.append(f"  Sold out in {_fmt(row['sellout_s'], ' s')} with {int(clients)} clients;"
@@ -111,10 +115,10 @@ def comparison(ok: pd.DataFrame) -> list[str]:
 def findings(ok: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
     lines: list[str] = []
     ceiling_rows = ok[ok["backend"] == CEILING_BACKEND]
-    ceiling = float(ceiling_rows["throughput_rps"].max()) if len(ceiling_rows) else None
-    if ceiling:
-        at = int(ceiling_rows.loc[ceiling_rows["throughput_rps"].idxmax(), "clients"])
-        lines.append(f"**machine ceiling** (calibration target): {_fmt(ceiling)} req/s at {at} clients.")
+    ceiling = ceiling_rows.groupby("clients")["throughput_rps"].median() if len(ceiling_rows) else None
+    if ceiling is not None:
+        by_clients = ", ".join(f"{int(c)}: {_fmt(v)}" for c, v in ceiling.items())
+        lines.append(f"**machine ceiling** (calibration target), req/s by clients: {by_clients}.")
     for name in dict.fromkeys(ok["series"]):
         part = ok[ok["series"] == name]
         if (part["backend"] == CEILING_BACKEND).all():

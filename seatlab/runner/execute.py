@@ -79,7 +79,8 @@ def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict
     row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
     bound = row["bound_rps"]
     row["efficiency"] = row["throughput_rps"] / bound if not math.isnan(bound) and bound > 0 else math.nan
-    row["status"], row["reason"] = _judge(summary, exit_code)
+    row.update(cpu_per_request(row))
+    row["status"], row["reason"] = judge_point(summary, exit_code)
     write_json({"status": row["status"], "reason": row["reason"]}, point_dir / "point.json")
     return row
 
@@ -134,6 +135,17 @@ def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple
     return summary, usage, exit_code
 
 
+def cpu_per_request(row: dict[str, Any]) -> dict[str, float]:
+    """CPU microseconds per answer, server and load generator (their CPU % spans the whole load run,
+    warm-up and drain included, so this slightly overstates the cost in the window)."""
+    rate = row.get("throughput_rps") or 0.0
+    out = {}
+    for side in ("server", "loadgen"):
+        pct = row.get(f"{side}_cpu_pct")
+        out[f"{side}_us_per_req"] = pct / 100 * 1e6 / rate if rate > 0 and pct is not None and not math.isnan(pct) else math.nan
+    return out
+
+
 @contextmanager
 def stderr_to(path: Path) -> Iterator[None]:
     """Send file descriptor 2 to `path` for a while: the load generator's processes inherit it, so their
@@ -152,7 +164,7 @@ def stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def _judge(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
+def judge_point(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
     """ok, or failed with the reason: a server that did not exit 0 on SIGTERM, a run that did not
     complete (no measured window, hit max_time), no answers at all, or a failed audit."""
     reasons = []
@@ -165,7 +177,7 @@ def _judge(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
     if exit_code != 0:
         reasons.append(f"server exited {exit_code} after SIGTERM (expected 0)")
     audit = summary.get("audit") or {}
-    if audit and not audit.get("ok", True):
+    if audit.get("ok") is False:  # None: not audited (the calibration target keeps no seats)
         reasons.append(f"audit failed: {audit.get('message', '')}")
     return ("failed" if reasons else "ok"), "; ".join(reasons)
 

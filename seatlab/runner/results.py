@@ -28,7 +28,7 @@ COLUMNS = [
     "throughput_rps", "bookings_rps", "bound_rps", "efficiency", "predicted_sellout_s", "sellout_s",
     "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
     "answers", "errors", "unanswered", "starved_clients", "fairness", "reconnects",
-    "server_cpu_pct", "server_rss_mib", "loadgen_cpu_pct", "loadgen_saturated", "server_exit",
+    "server_cpu_pct", "server_rss_mib", "loadgen_cpu_pct", "server_us_per_req", "loadgen_us_per_req", "loadgen_saturated", "server_exit",
     "elapsed_s", "status", "reason", "point_dir",
 ]
 

@@ -133,3 +133,21 @@ def test_progress_without_a_terminal_prints_one_line_per_point_with_eta() -> Non
 
 def test_format_duration() -> None:
     assert format_duration(0) == "0:00" and format_duration(75.4) == "1:15" and format_duration(3725) == "1:02:05"
+
+
+def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) -> None:
+    run = tmp_path / "ceiling"
+    run.mkdir()
+    rows = []
+    for backend, rates in (("calibrate", {1: 7000.0, 100: 25000.0}), ("event", {1: 5600.0, 100: 20000.0})):
+        for clients, rate in rates.items():
+            rows.append({"job": "", "backend": backend, "threads": 2, "delay_ms": 0.0, "capacity": 5000,
+                         "clients": clients, "mode": "duration", "throughput_rps": rate, "bound_rps": float("nan"),
+                         "p50_ms": 0.1, "p99_ms": 0.5, "p999_ms": 1.0, "server_cpu_pct": 100.0,
+                         "loadgen_cpu_pct": 100.0, "status": "ok", "reason": ""})
+    pd.DataFrame(rows).to_csv(run / "points.csv", index=False)
+    build_report(run)
+    report = (run / "report.md").read_text()
+    assert "**machine ceiling** (calibration target), req/s by clients: 1: 7,000, 100: 25,000." in report
+    assert "Share of the machine ceiling (calibration target at the same client count): 1: 0.80, 100: 0.80." in report
+    assert "throughput.png" in _pngs(run)
