@@ -60,7 +60,14 @@ class _ClosedLoop(asyncio.Protocol):
             self._send(n)
 
 
-async def _load(host: str, port: int, connections: int, warmup_s: float, duration_s: float) -> float:
+def _cpu_s(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+async def _load(host: str, port: int, connections: int, warmup_s: float, duration_s: float,
+                server_pid: int | None = None) -> dict[str, float]:
+    """Drive the server; req/s and the CPU of both sides (% of one core) over the measured window."""
     loop = asyncio.get_running_loop()
     counter = [0]
     transports = []
@@ -68,30 +75,29 @@ async def _load(host: str, port: int, connections: int, warmup_s: float, duratio
         transport, _ = await loop.create_connection(lambda i=i: _ClosedLoop(i, counter), host, port)
         transports.append(transport)
     await asyncio.sleep(warmup_s)
+    me = psutil.Process()
+    server = psutil.Process(server_pid) if server_pid else None
+    m0, s0 = _cpu_s(me), _cpu_s(server) if server else 0.0
     start_count, start = counter[0], time.monotonic()
     await asyncio.sleep(duration_s)
-    rate = (counter[0] - start_count) / (time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    answers = counter[0] - start_count
+    m1, s1 = _cpu_s(me), _cpu_s(server) if server else 0.0
     for transport in transports:
         transport.close()
-    return rate
+    return {"rps": answers / elapsed, "loadgen_cpu_pct": 100 * (m1 - m0) / elapsed,
+            "server_cpu_pct": 100 * (s1 - s0) / elapsed}
 
 
 def bench(backend: str, threads: int, args: argparse.Namespace) -> dict[str, float | str | int]:
     delay_ms = 0.0 if backend == "calibrate" else args.delay
     with ServerProcess(backend, capacity=10_000_000, threads=threads, max_backlog=4096, delay_ms=delay_ms,
                        log_dir=args.log_dir / backend) as server:
-        server_proc = psutil.Process(server.pid)
-        me = psutil.Process()
-        s0, m0, t0 = server_proc.cpu_times(), me.cpu_times(), time.monotonic()
-        rate = uvloop.run(_load(server.host, server.port, args.connections, args.warmup, args.duration))
-        s1, m1, wall = server_proc.cpu_times(), me.cpu_times(), time.monotonic() - t0
-    server_cpu_pct = 100 * ((s1.user + s1.system) - (s0.user + s0.system)) / wall
+        m = uvloop.run(_load(server.host, server.port, args.connections, args.warmup, args.duration, server.pid))
     return {
-        "backend": backend, "threads": threads, "delay_ms": delay_ms, "rps": rate,
-        "server_cpu_pct": server_cpu_pct,
-        # CPU per answer: robust to a busy machine, unlike req/s (approximate: wall includes connecting)
-        "server_cpu_us_per_req": server_cpu_pct / 100 * 1e6 / rate if rate else float("nan"),
-        "loadgen_cpu_pct": 100 * ((m1.user + m1.system) - (m0.user + m0.system)) / wall,
+        "backend": backend, "threads": threads, "delay_ms": delay_ms, **m,
+        # CPU per answer: more robust on a busy machine than req/s
+        "server_cpu_us_per_req": m["server_cpu_pct"] / 100 * 1e6 / m["rps"] if m["rps"] else float("nan"),
     }
 
 

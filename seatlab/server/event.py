@@ -97,17 +97,23 @@ class _LoopState:
         waiting = self._waiting
         now = monotonic()
         handle = self.handle
-        released: list[tuple[_Connection, bytes]] = []
-        while waiting and waiting[0].due <= now:
-            conn = waiting.popleft()
-            payload = conn.pending
-            conn.pending = b""
-            released.append((conn, handle(payload)))
-        if released and self.needs_commit:
-            self.service.commit()
         try:
-            for conn, answer in released:
-                conn.answered(answer)
+            if not self.needs_commit:
+                # answer as we go: a request started by answered() is due a delay from now, so the loop ends
+                while waiting and waiting[0].due <= now:
+                    conn = waiting.popleft()
+                    payload, conn.pending = conn.pending, b""
+                    conn.answered(handle(payload))
+            else:
+                released: list[tuple[_Connection, bytes]] = []
+                while waiting and waiting[0].due <= now:
+                    conn = waiting.popleft()
+                    payload, conn.pending = conn.pending, b""
+                    released.append((conn, handle(payload)))
+                if released:
+                    self.service.commit()  # one fsync for the whole batch, before any answer is sent
+                for conn, answer in released:
+                    conn.answered(answer)
         finally:
             self._releasing = False
         if waiting:
@@ -208,7 +214,7 @@ class _Connection(asyncio.Protocol):
         self.transport.write(answer)
         if self.state.stopping:
             self.close()
-        else:
+        elif self.read_paused or self.decoder.buffered:  # else nothing waits: skip the bookkeeping
             self._advance()
 
     def _advance(self) -> None:

@@ -102,8 +102,12 @@ def start_server(backend: str, tmp_path: Path) -> Iterator[StartServer]:
         return server.__enter__()
 
     yield start
+    codes = {}
     for server in started:
+        if server.running:  # every test also checks the graceful shutdown from whatever state it left
+            codes[server.pid] = server.stop()
         server.__exit__(None, None, None)
+    assert all(code == 0 for code in codes.values()), f"SIGTERM exit codes: {codes}"
 
 
 @pytest.fixture

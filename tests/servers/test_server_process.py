@@ -32,3 +32,10 @@ def test_exit_stops_the_server_even_after_an_error(tmp_path: Path) -> None:
         raise KeyError("boom")
     assert server.popen is not None and server.popen.returncode == 0  # SIGTERM, graceful
     assert (tmp_path / "server.stdout").read_text().startswith(f"READY 127.0.0.1 {server.port}\n")
+
+
+def test_warns_loudly_without_upb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+    with ServerProcess("tpool", log_dir=tmp_path) as server:
+        assert server.stop() == 0
+    assert "not 'upb'" in (tmp_path / "server.stderr").read_text()
