@@ -10,6 +10,7 @@ one folder per point (server logs, db file, load generator files),
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -19,9 +20,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seatlab.runner.execute import run_point
+from seatlab.runner.execute import point_params, run_point
 from seatlab.runner.machine import run_metadata
-from seatlab.runner.points import sweep_points
+from seatlab.runner.points import SweepPoint, sweep_points
 from seatlab.runner.progress import Progress
 from seatlab.runner.results import (
     JOB_JSON,
@@ -31,7 +32,7 @@ from seatlab.runner.results import (
     write_json,
     write_points,
 )
-from seatlab.runner.schema import ConfigError, RunSettings
+from seatlab.runner.schema import ConfigError, Mode, RunSettings
 
 log = logging.getLogger("seatlab.runner")
 
@@ -88,7 +89,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
 def run_points(settings: RunSettings, out_dir: Path) -> list[dict[str, Any]]:
     points = sweep_points(settings)
     rows: list[dict[str, Any]] = []
-    with Progress(len(points)) as progress:
+    with Progress(len(points), weights=[expected_seconds(point, settings) for point in points]) as progress:
         for point in points:
             progress.start(point.label)
             row = run_point(point, settings, out_dir / "points" / point.name)
@@ -98,6 +99,15 @@ def run_points(settings: RunSettings, out_dir: Path) -> list[dict[str, Any]]:
             outcome = f"{row['throughput_rps']:.1f} req/s" if ok else f"FAILED ({row['reason'][:120]})"
             progress.finish(point.label, outcome, ok=ok)
     return rows
+
+
+def expected_seconds(point: SweepPoint, settings: RunSettings) -> float:
+    """A point's expected length, for the ETA: its window (sell-out: Little's law's prediction) plus start-up."""
+    overhead = 2.0  # server start, load generator processes, stop (measured on a 2-core VM)
+    if settings.mode is Mode.duration:
+        return overhead + settings.warmup_s + settings.duration_s
+    predicted = point_params(point, settings)["predicted_sellout_s"]
+    return overhead + (predicted if not math.isnan(predicted) else settings.max_time_s / 10)
 
 
 def update_latest(results_dir: Path, target: Path) -> None:

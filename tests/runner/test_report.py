@@ -151,3 +151,11 @@ def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) 
     assert "**machine ceiling** (calibration target), req/s by clients: 1: 7,000, 100: 25,000." in report
     assert "Share of the machine ceiling (calibration target at the same client count): 1: 0.80, 100: 0.80." in report
     assert "throughput.png" in _pngs(run)
+
+
+def test_progress_eta_weighs_points_by_their_expected_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([0.0, 10.0])
+    monkeypatch.setattr("seatlab.runner.progress.time.monotonic", lambda: next(clock))
+    progress = Progress(2, stream=io.StringIO(), weights=[1.0, 5.0])  # started at t=0
+    progress.done = 1
+    assert progress.eta() == pytest.approx(50.0)  # 10 s for 1 unit of weight, 5 units left
