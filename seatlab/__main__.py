@@ -1,8 +1,9 @@
 """``python -m seatlab [-m] [OVERRIDES...]``: the experiment runner (Hydra app, configs in ``conf/``).
 
-``conf/`` is found relative to this file (``config_path="../conf"``): the
+``conf/`` is found relative to this file (``seatlab/../conf``): the
 repository's ``conf/`` when seatlab is installed editable (``pip install -e .``)
-or run from a checkout. Before Hydra parses the command line, per-run sweeps
+or run from a checkout; failing that (a non-editable install), ``./conf`` in
+the working directory. Before Hydra parses the command line, per-run sweeps
 (``clients=range(...)``, and ``backend=a,b`` without ``-m``) become lists: see
 ``seatlab.runner.overrides``.
 """
@@ -10,6 +11,7 @@ or run from a checkout. Before Hydra parses the command line, per-run sweeps
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -20,7 +22,13 @@ from seatlab.runner.job import run_job
 from seatlab.runner.overrides import OverrideError, rewrite_overrides
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def conf_dir() -> str:
+    """The repository's conf/ (editable install or checkout), else ./conf."""
+    beside_package = Path(__file__).resolve().parent.parent / "conf"
+    return str(beside_package if (beside_package / "config.yaml").is_file() else Path.cwd() / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
 def _hydra_main(cfg: DictConfig) -> Any:
     return run_job(cfg)
 
