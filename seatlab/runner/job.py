@@ -81,7 +81,12 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                 "points": len(rows), "failed_points": len(failed)}, out_dir / JOB_JSON)
     from seatlab.report.build import build_report
 
-    build_report(out_dir)
+    try:
+        build_report(out_dir)
+    except Exception as exc:  # the measurements are saved; a plotting bug must not lose them
+        log.exception("report failed")
+        print(f"seatlab: drawing the report failed ({exc}); the points are in {out_dir / POINTS_CSV}; "
+              f"retry with: python -m seatlab.report {out_dir}", file=sys.stderr)
     print(f"seatlab: {len(rows) - len(failed)}/{len(rows)} points ok; results in {out_dir}", file=sys.stderr)
     return {"status": status, "out_dir": str(out_dir)}
 
