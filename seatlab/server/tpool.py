@@ -11,11 +11,11 @@ experiments measure, so it is not hidden behind extra threads.
 Bounded buffering comes free: a thread reads at most 64 KiB, answers it, and
 blocks in ``sendall`` while a client does not read its answers.
 
-Shutdown: the acceptor stops; every open connection gets
-``shutdown(SHUT_RD)``, which wakes a ``recv`` with EOF but still lets the
-thread send the answer of a request it has started; queued connections are
-closed unserved. Whatever is still running after the grace period (a
-``sendall`` to a client that never reads) gets ``SHUT_RDWR``.
+Shutdown: the acceptor stops; every connection idle in ``recv`` gets
+``shutdown(SHUT_RD)``, which wakes it with EOF; a busy one finishes the
+request it has started, sends its answer and then closes; queued
+connections are closed unserved. Whatever is still running after the grace
+period (a ``sendall`` to a client that never reads) gets ``SHUT_RDWR``.
 """
 
 from __future__ import annotations
@@ -38,11 +38,18 @@ _ACCEPT_POLL_S = 0.2
 
 
 class _Connections:
-    """The open connections, so shutdown can wake the threads blocked on them."""
+    """The open connections and which are idle in ``recv``, so shutdown can wake exactly those.
+
+    A busy connection is never shut for reading during the grace period: a
+    client still sending would get a reset and could lose the answer of the
+    request it has started. Going idle and beginning the shutdown take the
+    same lock, so a thread either sees the shutdown or is woken by it.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._idle: set[socket.socket] = set()
         self.closed = False
 
     def add(self, conn: socket.socket) -> bool:
@@ -56,18 +63,42 @@ class _Connections:
     def discard(self, conn: socket.socket) -> None:
         with self._lock:
             self._open.discard(conn)
+            self._idle.discard(conn)
 
-    def shutdown_all(self, how: int) -> int:
-        """Mark shut and ``conn.shutdown(how)`` every open connection; how many."""
+    def go_idle(self, conn: socket.socket) -> bool:
+        """About to block in ``recv``: False if shutdown began (serve no more)."""
+        with self._lock:
+            if self.closed:
+                return False
+            self._idle.add(conn)
+            return True
+
+    def go_busy(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._idle.discard(conn)
+
+    def begin_shutdown(self) -> None:
+        """No connection goes idle again; the idle ones are woken by EOF (``SHUT_RD``)."""
+        with self._lock:
+            self.closed = True
+            idle = list(self._idle)
+        _shutdown(idle, socket.SHUT_RD)
+
+    def shutdown_all(self) -> int:
+        """``SHUT_RDWR`` every open connection (after the grace period); how many."""
         with self._lock:
             self.closed = True
             conns = list(self._open)
-        for conn in conns:
-            try:
-                conn.shutdown(how)
-            except OSError:
-                pass
+        _shutdown(conns, socket.SHUT_RDWR)
         return len(conns)
+
+
+def _shutdown(conns: list[socket.socket], how: int) -> None:
+    for conn in conns:
+        try:
+            conn.shutdown(how)
+        except OSError:
+            pass
 
 
 def _serve_connection(conn: socket.socket, service: SeatService, delay_s: float,
@@ -77,7 +108,7 @@ def _serve_connection(conn: socket.socket, service: SeatService, delay_s: float,
         if stopping.is_set() or not conns.add(conn):
             return  # queued until shutdown: close it unserved
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _serve_requests(conn, service, delay_s, stopping)
+        _serve_requests(conn, service, delay_s, stopping, conns)
     except OSError:
         pass  # the client went away (reset, broken pipe): nothing more to answer
     except Exception:
@@ -87,14 +118,20 @@ def _serve_connection(conn: socket.socket, service: SeatService, delay_s: float,
         conn.close()
 
 
-def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event) -> None:
+def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event,
+                    conns: _Connections) -> None:
     decoder = FrameDecoder()
     handle = service.handle
     commit = service.commit if service.needs_commit else None
     recv = conn.recv
     sendall = conn.sendall
+    go_idle = conns.go_idle
+    go_busy = conns.go_busy
     while True:
+        if not go_idle(conn):
+            return
         data = recv(_RECV_SIZE)
+        go_busy(conn)
         if not data:
             return
         decoder.feed(data)
@@ -125,8 +162,6 @@ def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, s
             if commit is not None:
                 commit()
             sendall(answers[0] if len(answers) == 1 else b"".join(answers))
-        if stopping.is_set():
-            return
 
 
 def serve(ctx: ServerContext) -> None:
@@ -160,7 +195,7 @@ def serve(ctx: ServerContext) -> None:
     ctx.wait_for_stop()
 
     acceptor.join()
-    conns.shutdown_all(socket.SHUT_RD)  # wake idle recv()s; started requests still get their answers
+    conns.begin_shutdown()  # wake idle recv()s; started requests still get their answers
     finished = threading.Event()
 
     def drain_pool() -> None:
@@ -169,7 +204,7 @@ def serve(ctx: ServerContext) -> None:
 
     threading.Thread(target=drain_pool, name="tpool-drain", daemon=True).start()
     if not finished.wait(ctx.shutdown_grace):
-        n = conns.shutdown_all(socket.SHUT_RDWR)
+        n = conns.shutdown_all()
         log.warning("%d connections still busy after %.1f s (clients not reading?): closing them",
                     n, ctx.shutdown_grace)
         finished.wait(2.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 from conftest import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol.messages import book_request
-from seatlab.server.process import ServerStartError
+from seatlab.server.process import ServerProcess, ServerStartError
 
 
 def _db_seats(path: Path) -> dict[int, str]:
@@ -146,3 +148,46 @@ def test_port_in_use_is_an_error(start_server: StartServer) -> None:
     first = start_server()
     with pytest.raises(ServerStartError, match=f"cannot listen on 127.0.0.1:{first.port}"):
         start_server(port=first.port)
+
+
+def test_sigterm_with_a_client_that_never_reads_exits_0_within_10_s(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """Its answers cannot be sent: after the grace period the server drops it and still exits 0 in time."""
+    server = start_server(capacity=300_000)
+    hog = socket.socket()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.connect((server.host, server.port))
+    hog.settimeout(15)
+    flood = b"".join(book_request(i + 1, f"00000000-0000-4000-8000-{i:012x}") for i in range(200_000))
+    threading.Thread(target=_send_ignoring_errors, args=(hog, flood), daemon=True).start()
+    deadline = time.monotonic() + 20
+    seen = -1
+    while time.monotonic() < deadline:  # until the server is stuck sending to it: bookings stop
+        booked = _booked(server)
+        if booked == seen and booked > 0:
+            break
+        seen = booked
+        time.sleep(0.3)
+    assert 0 < seen < 200_000
+    assert server.popen is not None
+    start = time.monotonic()
+    server.popen.terminate()
+    assert server.popen.wait(12) == 0
+    assert time.monotonic() - start < 10
+    hog.close()
+
+
+def _send_ignoring_errors(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass
+
+
+def _booked(server: ServerProcess) -> int:
+    client = Client(server.host, server.port, timeout=5)
+    try:
+        return client.stats().stats.booked
+    finally:
+        client.close()
