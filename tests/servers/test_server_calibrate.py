@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Client, new_uuid
+from server_harness import Client, new_uuid
 
 from seatlab.protocol.codec import encode_varint
 from seatlab.protocol.messages import ErrorCode, book_request

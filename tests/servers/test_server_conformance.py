@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Client, Connect, StartServer, new_uuid
+from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import encode

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import Client, Connect, StartServer, new_uuid
+from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol.messages import book_request
 

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import Client, Connect, StartServer, new_uuid
+from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import encode, encode_varint, frame

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Client, Connect, StartServer, new_uuid
+from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol.messages import book_request
 from seatlab.server.process import ServerProcess, ServerStartError
