@@ -47,6 +47,9 @@ class _ClosedLoop(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def start(self) -> None:
+        """Send the first Book; every answer then sends the next."""
         self._send(1)
 
     def data_received(self, data: bytes) -> None:
@@ -71,9 +74,13 @@ async def _load(host: str, port: int, connections: int, warmup_s: float, duratio
     loop = asyncio.get_running_loop()
     counter = [0]
     transports = []
-    for i in range(connections):
-        transport, _ = await loop.create_connection(lambda i=i: _ClosedLoop(i, counter), host, port)
+    protocols = []
+    for i in range(connections):  # connect everyone first, then start: connecting under load is slow
+        transport, protocol = await loop.create_connection(lambda i=i: _ClosedLoop(i, counter), host, port)
         transports.append(transport)
+        protocols.append(protocol)
+    for protocol in protocols:
+        protocol.start()
     await asyncio.sleep(warmup_s)
     me = psutil.Process()
     server = psutil.Process(server_pid) if server_pid else None
