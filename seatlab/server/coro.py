@@ -13,7 +13,8 @@ reading, and the StreamReader pauses the socket once 128 KiB wait unread.
 With ``--sync fsync``, answers wait for a group commit: the first coroutine
 that needs one in a loop iteration creates a shared future and schedules
 one ``service.commit()`` with ``loop.call_soon``; every coroutine that
-handled a request in that iteration awaits the same future.
+handled a request in that iteration awaits the same future. The fsync runs
+on the loop's thread and stalls that loop's connections while it lasts.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ callback: so with ``--sync fsync`` those answers share one
 connection whose answer went out starts its next request, which joins the
 back of the FIFO. Without a delay, the frames of one read are answered at
 once with one ``transport.write``; with ``--sync fsync`` those writes are
-collected for one commit per loop iteration (``loop.call_soon``).
+collected for one commit per loop iteration (``loop.call_soon``). The fsync
+runs on the loop's thread and stalls every connection of that loop while it
+lasts: the price of durability in this model, and a reason for --threads > 1.
 
 Bounded buffering: when a connection's unsent answers pass the transport's
 high-water mark (``pause_writing``), it starts no new request; when its
