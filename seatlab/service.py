@@ -19,8 +19,11 @@ from seatlab.protocol.messages import (
     canonical_uuid,
     error_frame,
     fast_book,
+    id_of,
     parse_request,
+    seat_answer,
     seat_frame,
+    sold_out_answer,
     sold_out_frame,
 )
 from seatlab.store import SeatStore
@@ -39,22 +42,22 @@ class SeatService:
     def handle(self, payload: bytes) -> bytes:
         """Answer one correctly framed request; never raises."""
         booking = fast_book(payload)
-        if booking is not None:  # the hot path: a plain Book, parsed without protobuf objects
-            rid, uuid = booking
+        if booking is not None:  # the hot path: a plain Book, no protobuf objects
+            field, uuid = booking
             try:
-                number = self.store.book(uuid)
-            except Exception as exc:
-                return self._internal(rid, exc)
+                number = self.store.book(uuid.decode("ascii"))
+            except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
+                return self._internal(id_of(field), exc)
             if number:
-                return seat_frame(rid, number, uuid)
-            return sold_out_frame(rid, self.store.capacity)
+                return seat_answer(field, number, uuid)
+            return sold_out_answer(field, self.store.capacity)
         try:
             request = parse_request(payload)
         except DecodeError as exc:
             return error_frame(0, ErrorCode.BAD_REQUEST, f"not a Request message: {exc}")
         try:
             return self._dispatch(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
             return self._internal(request.id, exc)
 
     def _internal(self, rid: int, exc: Exception) -> bytes:

@@ -22,10 +22,22 @@ ErrorCode = seat_pb2.Error.Code
 
 _UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _CANONICAL_UUID = re.compile(_UUID_PATTERN)
-# Request.id (field 1, varint), then Request.book (field 2, 38 bytes) holding Book.uuid (field 1, 36 bytes)
+# A plain Book request: [Request.id (field 1) as a minimal varint], then Request.book (field 2,
+# 38 bytes) holding Book.uuid (field 1, 36 bytes). Group 1 is the id field exactly as the answer
+# echoes it (absent for id 0, which proto3 leaves out); group 2 the uuid.
 _PLAIN_BOOK = re.compile(
-    rb"(?:\x08([\x80-\xff]{0,8}[\x00-\x7f]))?\x12\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")", re.DOTALL
+    rb"(?:(\x08[\x80-\xff]{0,8}[\x01-\x7f])|\x08\x00)?\x12\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")",
+    re.DOTALL,
 )
+_SEAT_HEADS = [b""]  # number -> the bytes of a Seat answer between the id field and the uuid
+
+
+def _seat_head(number: int) -> bytes:
+    inner = b"\x08" + encode_varint(number) + b"\x12\x24"  # Seat.number, then Seat.uuid of 36 bytes
+    return b"\x12" + encode_varint(len(inner) + 36) + inner  # Response.seat
+
+
+_SEAT_HEADS.extend(_seat_head(n) for n in range(1, 1 << 14))
 
 
 def canonical_uuid(text: str) -> str | None:
@@ -35,54 +47,64 @@ def canonical_uuid(text: str) -> str | None:
     return text.lower()
 
 
-def _id_field(request_id: int) -> bytes:
-    # proto3 leaves a zero scalar out of the encoding
+def id_field(request_id: int) -> bytes:
+    """The encoded ``Response.id`` field; empty for 0, which proto3 leaves out."""
     return b"\x08" + encode_varint(request_id) if request_id else b""
 
 
-def seat_frame(request_id: int, number: int, uuid: str) -> bytes:
-    """Frame of ``Response{id, seat: Seat{number, uuid}}``; uuid is ASCII."""
-    u = uuid.encode("ascii")
-    inner = b"\x08" + encode_varint(number) + b"\x12" + encode_varint(len(u)) + u
-    body = (b"\x08" + encode_varint(request_id) if request_id else b"") + b"\x12" + encode_varint(len(inner)) + inner
-    if len(body) < 0x80:
-        return _BYTE[len(body)] + body
-    return frame(body)
+def id_of(field: bytes) -> int:
+    """The request id held by an encoded id field (the inverse of ``id_field``)."""
+    rid = 0
+    for shift, byte in enumerate(field[1:]):
+        rid |= (byte & 0x7F) << (7 * shift)
+    return rid
 
 
-def fast_book(payload: bytes) -> tuple[int, str] | None:
-    """(id, canonical lower-case uuid) if ``payload`` is the plain encoding of a Book request.
+def fast_book(payload: bytes) -> tuple[bytes, bytes] | None:
+    """(id field, lower-case uuid) if ``payload`` is the plain encoding of a Book request.
 
-    Recognizes only ``[08 <id varint of at most 9 bytes>] 12 26 0a 24 <36
-    uuid bytes>``, the encoding every protobuf library produces for
-    ``Request{id, book{uuid}}`` with a canonical uuid; anything else returns
-    None and takes the general protobuf path, so this never accepts what
-    protobuf would read differently.
+    Recognizes only ``[08 <minimal id varint of at most 9 bytes>] 12 26 0a
+    24 <36 canonical uuid bytes>``: the encoding every protobuf library
+    produces for ``Request{id, book{uuid}}``. Anything else returns None and
+    takes the general protobuf path, so this never accepts what protobuf
+    would read differently. The id comes back as the encoded field the
+    answer echoes (see ``id_field``), so the hot path never decodes it.
     """
     match = _PLAIN_BOOK.fullmatch(payload)
     if match is None:
         return None
-    id_bytes, raw = match.groups()
-    n = len(id_bytes) if id_bytes else 0
-    if n == 0:
-        rid = 0
-    elif n == 1:
-        rid = id_bytes[0]
-    elif n == 2:
-        rid = (id_bytes[0] & 0x7F) | id_bytes[1] << 7
-    else:
-        rid = 0
-        shift = 0
-        for byte in id_bytes:
-            rid |= (byte & 0x7F) << shift
-            shift += 7
-    return rid, raw.decode("ascii").lower()
+    field, raw = match.groups()
+    return field or b"", raw.lower()
+
+
+def seat_answer(field: bytes, number: int, uuid: bytes) -> bytes:
+    """Frame of ``Response{id, seat: Seat{number, uuid}}`` from an id field and a 36-byte uuid."""
+    head = _SEAT_HEADS[number] if number < len(_SEAT_HEADS) else _seat_head(number)
+    body = field + head + uuid
+    return _BYTE[len(body)] + body  # at most 10 + 10 + 36 bytes: a one-byte length
+
+
+def seat_frame(request_id: int, number: int, uuid: str) -> bytes:
+    """Frame of ``Response{id, seat: Seat{number, uuid}}``."""
+    u = uuid.encode("ascii")
+    if len(u) == 36:
+        return seat_answer(id_field(request_id), number, u)
+    response = Response(id=request_id)
+    response.seat.number = number
+    response.seat.uuid = uuid
+    return encode(response)
+
+
+def sold_out_answer(field: bytes, capacity: int) -> bytes:
+    """Frame of ``Response{id, sold_out: SoldOut{capacity}}`` from an id field."""
+    inner = b"\x08" + encode_varint(capacity) if capacity else b""
+    body = field + b"\x1a" + _BYTE[len(inner)] + inner
+    return _BYTE[len(body)] + body
 
 
 def sold_out_frame(request_id: int, capacity: int) -> bytes:
     """Frame of ``Response{id, sold_out: SoldOut{capacity}}``."""
-    inner = b"\x08" + encode_varint(capacity) if capacity else b""
-    return frame(_id_field(request_id) + b"\x1a" + encode_varint(len(inner)) + inner)
+    return sold_out_answer(id_field(request_id), capacity)
 
 
 def error_frame(request_id: int, code: int, message: str) -> bytes:
@@ -97,7 +119,7 @@ def book_request(request_id: int, uuid: str) -> bytes:
     """Frame of ``Request{id, book: Book{uuid}}``; what clients send most."""
     u = uuid.encode("ascii")
     inner = b"\x0a" + encode_varint(len(u)) + u
-    return frame(_id_field(request_id) + b"\x12" + encode_varint(len(inner)) + inner)
+    return frame(id_field(request_id) + b"\x12" + encode_varint(len(inner)) + inner)
 
 
 def parse_request(payload: bytes) -> Request:

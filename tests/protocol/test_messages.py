@@ -15,6 +15,9 @@ from seatlab.protocol.messages import (
     canonical_uuid,
     error_frame,
     fast_book,
+    id_field,
+    id_of,
+    seat_answer,
     seat_frame,
     sold_out_frame,
 )
@@ -80,10 +83,14 @@ def test_canonical_uuid_rejects(text: str) -> None:
 @given(ids, uuids)
 def test_fast_book_agrees_with_protobuf_on_plain_books(rid: int, uuid: str) -> None:
     payload = book_request(rid, uuid.upper())[1:]
+    got = fast_book(payload)
     if rid < 2**63:
-        assert fast_book(payload) == (rid, uuid)
+        assert got is not None
+        field, lowered = got
+        assert (id_of(field), lowered) == (rid, uuid.encode())
+        assert field == id_field(rid)
     else:  # ids of ten varint bytes are left to protobuf
-        assert fast_book(payload) is None
+        assert got is None
 
 
 @given(st.binary(max_size=60))
@@ -94,7 +101,9 @@ def test_fast_book_never_accepts_what_protobuf_reads_differently(payload: bytes)
     parsed = seat_pb2.Request()
     parsed.ParseFromString(payload)
     assert parsed.WhichOneof("op") == "book"
-    assert (parsed.id, parsed.book.uuid.lower()) == got
+    field, uuid = got
+    assert (parsed.id, parsed.book.uuid.lower()) == (id_of(field), uuid.decode())
+    assert field == id_field(parsed.id), "the echoed id field must be protobuf's own encoding"
 
 
 @pytest.mark.parametrize(
@@ -103,9 +112,20 @@ def test_fast_book_never_accepts_what_protobuf_reads_differently(payload: bytes)
         seat_pb2.Request(id=1, book=seat_pb2.Book(uuid="x" * 36)).SerializeToString(),  # not hex
         seat_pb2.Request(id=1, cancel=seat_pb2.Cancel(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
         b"\x10\x01" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
+        b"\x08\x80\x00" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
         b"\x08" + b"\xff" * 10 + b"\x01" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5))))
         .SerializeToString(),
     ],
 )
 def test_fast_book_leaves_the_rest_to_protobuf(payload: bytes) -> None:
     assert fast_book(payload) is None
+
+
+@given(ids, st.integers(min_value=1, max_value=2**32 - 1), st.uuids())
+def test_seat_answer_from_a_plain_book_is_protobufs_encoding(rid: int, number: int, u: uuidlib.UUID) -> None:
+    got = fast_book(book_request(rid, str(u).upper())[1:])
+    if got is None:  # ids of ten varint bytes take the protobuf path
+        return
+    field, uuid = got
+    expected = seat_pb2.Response(id=rid, seat=seat_pb2.Seat(number=number, uuid=str(u)))
+    assert seat_answer(field, number, uuid) == encode(expected)
