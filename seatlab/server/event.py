@@ -37,7 +37,7 @@ from time import monotonic
 from seatlab.protocol.codec import FrameDecoder, FrameError
 from seatlab.protocol.messages import error_frame
 from seatlab.server.lifecycle import ServerContext
-from seatlab.server.loops import run_loops
+from seatlab.server.loops import commit_failed_answers, run_loops
 
 log = logging.getLogger("seatlab.server.event")
 
@@ -62,7 +62,8 @@ class _LoopState:
         self._waiting: deque[_Connection] = deque()  # in their delay, in due order
         self._timer: asyncio.TimerHandle | None = None
         self._releasing = False
-        self._deferred: list[tuple[_Connection, bytes, bool]] = []  # delay 0 + fsync: wait for the commit
+        # delay 0 + fsync: (connection, answers, their requests, a last Error) wait for the commit
+        self._deferred: list[tuple[_Connection, bytes, list[bytes], bytes]] = []
 
     async def start(self, sock: socket.socket) -> None:
         self._server = await self.loop.create_server(lambda: _Connection(self), sock=sock, backlog=self.backlog)
@@ -107,14 +108,19 @@ class _LoopState:
                     payload, conn.pending = conn.pending, b""
                     conn.answered(handle(payload))
             else:
-                released: list[tuple[_Connection, bytes]] = []
+                released: list[tuple[_Connection, bytes, bytes]] = []
                 while waiting and waiting[0].due <= now:
                     conn = waiting.popleft()
                     payload, conn.pending = conn.pending, b""
-                    released.append((conn, handle(payload)))
+                    released.append((conn, payload, handle(payload)))
                 if released:
-                    self.service.commit()  # one fsync for the whole batch, before any answer is sent
-                for conn, answer in released:
+                    try:
+                        self.service.commit()  # one fsync for the whole batch, before any answer is sent
+                    except Exception as exc:
+                        log.exception("commit of the db file failed: %d requests answered INTERNAL",
+                                      len(released))
+                        released = [(c, p, commit_failed_answers([p], exc)) for c, p, _ in released]
+                for conn, _, answer in released:
                     conn.answered(answer)
         finally:
             self._releasing = False
@@ -124,18 +130,26 @@ class _LoopState:
 
     # -- group commit without a delay
 
-    def defer_write(self, conn: _Connection, data: bytes, close_after: bool) -> None:
+    def defer_write(self, conn: _Connection, data: bytes, payloads: list[bytes], last: bytes = b"") -> None:
+        """After this iteration's one commit, write ``data`` (the answers to ``payloads``).
+
+        ``last`` (a framing error's Error) is written after them and closes the connection.
+        """
         if not self._deferred:
             self.loop.call_soon(self._flush_deferred)
-        self._deferred.append((conn, data, close_after))
+        self._deferred.append((conn, data, payloads, last))
 
     def _flush_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []
-        self.service.commit()
-        for conn, data, close_after in deferred:
+        try:
+            self.service.commit()
+        except Exception as exc:
+            log.exception("commit of the db file failed: %d connections answered INTERNAL", len(deferred))
+            deferred = [(c, commit_failed_answers(p, exc), p, last) for c, _, p, last in deferred]
+        for conn, data, _, last in deferred:
             if conn.transport is not None:
-                conn.transport.write(data)
-                if close_after:
+                conn.transport.write(data + last if last else data)
+                if last:
                     conn.close()
 
 
@@ -252,28 +266,30 @@ class _Connection(asyncio.Protocol):
         decoder = self.decoder
         handle = self.state.handle
         answers: list[bytes] = []
+        payloads: list[bytes] = []  # kept for the answers of a failed commit
         try:
             while (payload := decoder.next_frame()) is not None:
                 answers.append(handle(payload))
+                payloads.append(payload)
         except FrameError as exc:
-            self._frame_error(exc, b"".join(answers))
+            self._frame_error(exc, b"".join(answers), payloads)
             return
         if not answers:
             return
         data = answers[0] if len(answers) == 1 else b"".join(answers)
         if self.state.needs_commit:
-            self.state.defer_write(self, data, False)
+            self.state.defer_write(self, data, payloads)
         else:
             self.transport.write(data)  # type: ignore[union-attr]
 
-    def _frame_error(self, exc: FrameError, before: bytes) -> None:
-        """Answer the frames before the error, then the one Error, then close."""
-        data = before + error_frame(0, exc.code, exc.message)
+    def _frame_error(self, exc: FrameError, before: bytes, payloads: list[bytes] | None = None) -> None:
+        """Answer the frames before the error (``payloads``), then the one Error, then close."""
+        error = error_frame(0, exc.code, exc.message)
         self.closing = True
         if self.state.needs_commit and before:
-            self.state.defer_write(self, data, True)
+            self.state.defer_write(self, before, payloads or [], error)
         elif self.transport is not None:
-            self.transport.write(data)
+            self.transport.write(before + error)
             self.transport.close()
 
 
