@@ -11,6 +11,7 @@ the working directory. Before Hydra parses the command line, per-run sweeps
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,13 @@ def conf_dir() -> str:
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
 def _hydra_main(cfg: DictConfig) -> Any:
+    global _composed
+    _composed = True
     return run_job(cfg)
+
+
+_composed = False
+"""Whether Hydra got as far as a composed config: if not, its error was in the config."""
 
 
 def main() -> int:
@@ -39,7 +46,15 @@ def main() -> int:
     except OverrideError as exc:
         print(f"seatlab: {exc}", file=sys.stderr)
         return 2
-    _hydra_main()
+    try:
+        _hydra_main()
+    except (SystemExit, Exception) as exc:
+        if _composed or (isinstance(exc, SystemExit) and exc.code in (0, None)):
+            raise
+        # the config or an override is wrong: Hydra printed it (or, with HYDRA_FULL_ERROR=1, raised it)
+        if not isinstance(exc, SystemExit):
+            traceback.print_exc()
+        return 2
     if callback.FAILED_JOBS:
         print(f"seatlab: {len(callback.FAILED_JOBS)} job(s) failed: {', '.join(callback.FAILED_JOBS)}",
               file=sys.stderr)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from seatlab.protocol.messages import canonical_uuid
 log = logging.getLogger(__name__)
 
 HEADER = "number,uuid"
+_LINE = re.compile(rb"([0-9]{1,10}),([^,\r\n]*)\r?")  # what record_book and record_cancel write
 SYNC_MODES = ("os", "fsync")
 
 
@@ -131,12 +133,11 @@ def _replay(path: Path, capacity: int) -> dict[int, str]:
     seats: dict[int, str] = {}
     holders: dict[str, int] = {}
     for lineno, raw in enumerate(lines[1:], start=2):
-        try:
-            text = raw.decode("ascii").rstrip("\r")
-            number_text, uuid_text = text.split(",")
-            number = int(number_text)
-        except (UnicodeDecodeError, ValueError):
-            raise DbFileError(f"{path}: line {lineno}: not 'number,uuid': {raw[:80]!r}") from None
+        match = _LINE.fullmatch(raw)
+        if match is None:
+            raise DbFileError(f"{path}: line {lineno}: not 'number,uuid': {raw[:80]!r}")
+        number = int(match[1])
+        uuid_text = match[2].decode("ascii")
         if not 1 <= number <= capacity:
             raise DbFileError(
                 f"{path}: line {lineno}: seat number {number} is outside 1..{capacity} (--capacity {capacity})"

@@ -1,6 +1,8 @@
 """The seat store: seats 1..capacity held in memory, each change journaled.
 
-Every operation is O(1): free seat numbers sit on a stack, and two dicts map
+Every operation is O(1) in time, and memory grows with the seats booked, not
+with the capacity: a seat is free if it was released (a stack of numbers) or
+never handed out (every number from ``_next_unused`` up), and two dicts map
 number -> uuid and uuid -> number. One lock makes each operation atomic
 across threads (the tpool workers, or several event loops); the delay of a
 request is spent before the store is called, never under the lock.
@@ -26,8 +28,12 @@ class SeatStore:
         self._number_of: dict[str, int] = {u: n for n, u in self._uuid_of.items()}
         if len(self._number_of) != len(self._uuid_of):
             raise ValueError("a uuid holds two seats")
-        # pop() takes the lowest free number first
-        self._free = [n for n in range(capacity, 0, -1) if n not in self._uuid_of]
+        if any(not 1 <= n <= capacity for n in self._uuid_of):
+            raise ValueError(f"a restored seat number is outside 1..{capacity}")
+        # restored seats may leave holes below the highest one: those go on the released stack
+        top = max(self._uuid_of, default=0)
+        self._released = [n for n in range(top, 0, -1) if n not in self._uuid_of]
+        self._next_unused = top + 1
 
     def book(self, uuid: str) -> int:
         """Book a seat for ``uuid`` (canonical, lower case): its number, or 0 if sold out.
@@ -38,14 +44,18 @@ class SeatStore:
             number = self._number_of.get(uuid)
             if number is not None:
                 return number
-            if not self._free:
+            if self._released:
+                number = self._released.pop()
+            elif self._next_unused <= self.capacity:
+                number = self._next_unused
+                self._next_unused += 1
+            else:
                 return 0
-            number = self._free.pop()
             if self.journal is not None:
                 try:
                     self.journal.record_book(number, uuid)
                 except BaseException:
-                    self._free.append(number)
+                    self._released.append(number)
                     raise
             self._uuid_of[number] = uuid
             self._number_of[uuid] = number
@@ -61,7 +71,7 @@ class SeatStore:
                 self.journal.record_cancel(number)
             del self._number_of[uuid]
             del self._uuid_of[number]
-            self._free.append(number)
+            self._released.append(number)
             return number
 
     def stats(self) -> tuple[int, int]:

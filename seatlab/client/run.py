@@ -312,9 +312,15 @@ def summarize(
     unanswered = [w for r in results for w in r["unanswered_ms"]]
     answers_per_client = [row["answers"] for row in rows]
     seats_per_client = [row["seats"] for row in rows]
-    starved = sum(1 for a in answers_per_client if a == 0)
+    if spec.mode == "sellout":
+        # a client first served after the last seat went got only SoldOut: it was starved all the same
+        starved = sum(1 for n in seats_per_client if n == 0)
+        starved_how = "booked no seat before the sell-out"
+    else:
+        starved = sum(1 for a in answers_per_client if a == 0)
+        starved_how = "got no answer in the measured window"
     if starved:
-        warnings.append(f"{starved} of {spec.clients} clients got no answer in the measured window (starved)")
+        warnings.append(f"{starved} of {spec.clients} clients {starved_how} (starved)")
     cpu = [100.0 * r["cpu_s"] / r["wall_s"] if r["wall_s"] > 0 else 0.0 for r in results]
     saturated = any(p > SATURATED_PCT for p in cpu)
     if saturated:

@@ -15,6 +15,7 @@ merge), so one run may cover several backends.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 KNOWN_BACKENDS = ("tpool", "coro", "event", "calibrate")
+
+
+MAX_CAPACITY = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -144,6 +148,8 @@ class RunSettings:
         backends = _backends(cfg.backend)
         clients = _clients(cfg.clients)
         _at_least("capacity", cfg.capacity, 1)
+        if cfg.capacity > MAX_CAPACITY:
+            raise ConfigError("capacity", f"must be <= {MAX_CAPACITY} (seat numbers are uint32), got {cfg.capacity}")
         _at_least("delay", cfg.delay, 0)
         _at_least("threads", cfg.threads, 1)
         _at_least("duration", cfg.duration, 0.01)
@@ -189,6 +195,8 @@ class RunSettings:
 
 
 def _at_least(key: str, value: float, low: float) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
     if value < low:
         raise ConfigError(key, f"must be >= {low:g}, got {value!r}")
 

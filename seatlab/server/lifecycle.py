@@ -19,6 +19,7 @@ it at once.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import math
 import os
@@ -92,6 +93,24 @@ def _delay(text: str) -> float:
     return value
 
 
+MAX_CAPACITY = 2**32 - 1
+"""Seat numbers and capacities are uint32 on the wire."""
+
+
+def _address(text: str) -> str:
+    """An argparse type: an IP address, or a host name that resolves."""
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    try:
+        socket.getaddrinfo(text, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or a host name that resolves") from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m seatlab.server`` (the spec's flags)."""
     p = argparse.ArgumentParser(
@@ -99,11 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the seatlab wire protocol with one concurrency backend.",
     )
     p.add_argument("--backend", choices=list(BACKENDS), default="coro", help="concurrency model (default coro)")
-    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--address", type=_address, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_int_in("port", 0, 65535), default=8080, help="0 binds a free port")
     p.add_argument("--max-backlog", type=_int_in("backlog", 1), default=128, help="listen backlog")
     p.add_argument("--db-path", type=Path, default=None, help="CSV journal of the seats (default: memory only)")
-    p.add_argument("--capacity", type=_int_in("capacity", 1), default=5000, help="number of seats")
+    p.add_argument("--capacity", type=_int_in("capacity", 1, MAX_CAPACITY), default=5000, help="number of seats")
     p.add_argument("--delay", type=_delay, default=0.0, help="ms of simulated work per request")
     p.add_argument("--threads", type=_int_in("threads", 1), default=2,
                    help="tpool: pool size; coro/event/calibrate: event loops, one per thread")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seatlab.client import LoadSpec, histogram, run_load
+from seatlab.client import LoadError, LoadSpec, histogram, run_load
 
 process = pytest.importorskip("seatlab.server.process")
 ServerProcess = process.ServerProcess
@@ -83,11 +83,23 @@ def test_a_small_thread_pool_starves_clients(tmp_path: Path) -> None:
     assert any("starved" in w for w in s["warnings"])
 
 
+def test_a_small_thread_pool_starves_clients_until_the_sell_out(tmp_path: Path) -> None:
+    with ServerProcess("tpool", capacity=60, delay_ms=5, threads=2, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=6, diversity=2, mode="sellout",
+                              out_dir=tmp_path / "load", timeout_s=20))  # fmt: skip
+    # the two connections the pool serves book every seat; the other four are served only after
+    # those leave, and all they hear is SoldOut: starved, though every client got an answer
+    assert s["seats"] == 60 and s["sold_out"] == 6 and s["unanswered"] == 0
+    assert s["starved_clients"] == 4, s["warnings"]
+    assert s["min_client_seats"] == 0
+    assert any("booked no seat" in w for w in s["warnings"])
+
+
 def test_calibrate_answers_are_counted_not_audited(tmp_path: Path) -> None:
     with ServerProcess("calibrate", threads=1, log_dir=tmp_path / "server") as server:
         s = run_load(LoadSpec(port=server.port, clients=8, diversity=1, mode="duration", warmup_s=0.2,
                               duration_s=0.5, out_dir=tmp_path / "load"))  # fmt: skip
-        with pytest.raises(Exception, match="never sells out; use mode duration"):
+        with pytest.raises(LoadError, match="never sells out; use mode duration"):
             run_load(LoadSpec(port=server.port, clients=2, mode="sellout", out_dir=tmp_path / "sold"))
     assert s["params"]["calibration_target"] is True and s["params"]["refill"] is None
     assert s["answers"] == s["answers_by_kind"]["seat"] > 100 and s["errors"] == 0

@@ -16,6 +16,8 @@ from seatlab.server.lifecycle import ServerConfig, parse_args
     [
         (["--capacity", "0"], "--capacity"),
         (["--capacity", "many"], "--capacity"),
+        (["--capacity", "4294967296"], "--capacity"),
+        (["--address", "999.1.1.1"], "--address"),
         (["--delay", "-1"], "--delay"),
         (["--delay", "nan"], "--delay"),
         (["--threads", "0"], "--threads"),

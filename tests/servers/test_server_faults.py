@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 
+import psutil
 import pytest
 from server_harness import Client, Connect, StartServer, new_uuid
 
@@ -134,6 +135,35 @@ def test_pipelining_client_that_never_reads_stalls_only_itself(start_server: Sta
     answers = [hog.receive() for _ in range(10_000)]
     assert [a.id for a in answers] == list(range(1, 10_001))
     assert connect(server).stats().stats.booked == 10_001
+
+
+def test_a_client_that_never_reads_cannot_grow_the_servers_memory(
+        start_server: StartServer, connect: Connect) -> None:
+    server = start_server(threads=2)
+    rss_before = psutil.Process(server.pid).memory_info().rss
+    hog = socket.create_connection((server.host, server.port))
+    hog.setblocking(False)
+    flood = book_request(1, new_uuid()) * 1_000_000  # 40 MB of pipelined (idempotent) bookings
+    view = memoryview(flood)
+    sent = 0
+    last_progress = time.monotonic()
+    while sent < len(flood) and time.monotonic() - last_progress < 1.5:
+        try:
+            n = hog.send(view[sent : sent + (1 << 20)])
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        sent += n
+        last_progress = time.monotonic()
+    try:
+        # the server stopped reading once the answers it could not send piled up: the kernel's
+        # socket buffers hold a few MB, and the rest of the 40 MB is still with the client
+        assert sent < len(flood) // 2, f"the server kept reading: {sent} of {len(flood)} bytes accepted"
+        growth_mib = (psutil.Process(server.pid).memory_info().rss - rss_before) / 2**20
+        assert growth_mib < 32, f"server memory grew {growth_mib:.0f} MiB for one client that never reads"
+        _still_serves(server, connect)
+    finally:
+        hog.close()
 
 
 def _open_idle(server: ServerProcess, n: int) -> list[socket.socket]:

@@ -61,6 +61,9 @@ def test_torn_last_line_is_dropped_and_cut(tmp_path: Path, caplog: pytest.LogCap
         (f"6,{U[0]}\n", 2, "outside 1..5"),
         (f"0,{U[0]}\n", 2, "outside 1..5"),
         (f"1,{U[0]},extra\n", 2, "not 'number,uuid'"),
+        (f"1_0,{U[0]}\n", 2, "not 'number,uuid'"),
+        (f" 3 ,{U[0]}\n", 2, "not 'number,uuid'"),
+        (f"-1,{U[0]}\n", 2, "not 'number,uuid'"),
     ],
 )
 def test_corrupt_lines_name_file_and_line(tmp_path: Path, body: str, lineno: int, words: str) -> None:

@@ -101,10 +101,28 @@ def test_book_is_constant_time_at_large_capacity() -> None:
 
 
 def test_restored_seats_are_not_handed_out_again(tmp_path: Path) -> None:
-    store = SeatStore(3, seats={2: UUIDS[0]})
+    store = SeatStore(5, seats={2: UUIDS[0], 4: UUIDS[1]})
     assert store.book(UUIDS[0]) == 2
-    assert {store.book(UUIDS[1]), store.book(UUIDS[2])} == {1, 3}
-    assert store.book(UUIDS[3]) == 0
+    assert {store.book(u) for u in UUIDS[2:5]} == {1, 3, 5}
+    assert store.book(UUIDS[5]) == 0
+    with pytest.raises(ValueError, match="outside"):
+        SeatStore(3, seats={4: UUIDS[0]})
+
+
+def test_memory_follows_bookings_not_capacity() -> None:
+    # the wire allows capacities up to 2**32-1: nothing may be allocated per seat up front
+    store = SeatStore(2**32 - 1)
+    assert store.book(UUIDS[0]) == 1
+    assert store.stats() == (2**32 - 1, 1)
+
+
+def test_released_seats_are_reused_before_fresh_ones() -> None:
+    store = SeatStore(3)
+    assert [store.book(u) for u in UUIDS[:2]] == [1, 2]
+    assert store.cancel(UUIDS[0]) == 1
+    assert store.book(UUIDS[2]) == 1
+    assert store.book(UUIDS[3]) == 3
+    assert store.book(UUIDS[4]) == 0
 
 
 def test_capacity_must_be_positive() -> None:
