@@ -95,7 +95,7 @@ def plot_throughput(results: Results, path: Path) -> Path:
         bound = _median(frame, "bound_rps").dropna()
         if len(bound):
             bounded = True
-            ax.plot(bound.index, bound.values, "--", color=color, alpha=0.8, label=f"{name}: Little's law bound")
+            ax.plot(bound.index, bound.values, "--", marker="_", markersize=14, color=color, alpha=0.8, label=f"{name}: Little's law bound")
     if len(ok) and ok["throughput_rps"].max() / max(1e-9, ok["throughput_rps"].min()) > 30:
         ax.set_yscale("log")
     _log_x(ax, ok)
