@@ -45,6 +45,7 @@ class Client(asyncio.Protocol):
         self.prefix = request_prefix(self.rid)
         self.transport: asyncio.Transport | None = None
         self.decoder = FrameDecoder()
+        self.clean = True  # nothing buffered in the decoder: a read that is one whole answer skips it
         self.linked = False
         self.connecting = False
         self.expect_close = False
@@ -162,6 +163,7 @@ class Client(asyncio.Protocol):
             self.transport.abort()
             self.transport = None
         self.decoder = FrameDecoder()
+        self.clean = True
         self._failed(kind, detail)
 
     # ---- asyncio.Protocol
@@ -187,6 +189,7 @@ class Client(asyncio.Protocol):
         self.linked = False
         self.transport = None
         self.decoder = FrameDecoder()
+        self.clean = True
         if self.expect_close:
             self.expect_close = False
             if self.want_connect or not self.recovering:
@@ -199,8 +202,13 @@ class Client(asyncio.Protocol):
         self._failed("reset", f"connection lost: {exc!r}" if exc else "connection closed by the server")
 
     def data_received(self, data: bytes) -> None:
+        n = len(data) - 1
+        if self.clean and n < 0x80 and data[0] == n:  # the common case: this read is one whole answer
+            self._answer(data[1:])
+            return
         decoder = self.decoder
         decoder.feed(data)
+        self.clean = False
         while True:
             try:
                 payload = decoder.next_frame()
@@ -208,6 +216,7 @@ class Client(asyncio.Protocol):
                 self.abort("protocol", f"bad frame from the server: {exc}")
                 return
             if payload is None:
+                self.clean = not decoder.buffered
                 return
             self._answer(payload)
             if self.transport is None:

@@ -157,9 +157,11 @@ class _Connection(asyncio.Protocol):
     """One client: frames in, answers out, one request at a time."""
 
     __slots__ = (
+        "clean",
         "closing",
         "decoder",
         "due",
+        "handle",
         "in_flight",
         "pending",
         "read_paused",
@@ -172,6 +174,8 @@ class _Connection(asyncio.Protocol):
         self.state = state
         self.transport: asyncio.Transport | None = None
         self.decoder = FrameDecoder()
+        self.handle = state.handle
+        self.clean = state.hot  # hot path and nothing buffered: a read that is one whole frame skips the decoder
         self.in_flight = False  # a request is in its delay
         self.pending = b""  # that request's payload
         self.due = 0.0
@@ -198,13 +202,19 @@ class _Connection(asyncio.Protocol):
         self._advance()
 
     def data_received(self, data: bytes) -> None:
+        n = len(data) - 1
+        if self.clean and n < 0x80 and data[0] == n and not (self.write_paused or self.closing or self.read_paused):
+            # the hottest path (no delay, no fsync, nothing buffered): this read is exactly one frame
+            self.transport.write(self.handle(data[1:]))  # type: ignore[union-attr]
+            return
         decoder = self.decoder
         decoder.feed(data)
         if not self.state.hot or self.write_paused or self.closing or self.read_paused:
+            self.clean = False
             self._advance()
             return
         # the hot path (no delay, no fsync): answer every whole frame, one write
-        handle = self.state.handle
+        handle = self.handle
         answers: list[bytes] = []
         try:
             while (payload := decoder.next_frame()) is not None:
@@ -214,7 +224,9 @@ class _Connection(asyncio.Protocol):
             return
         if answers:
             self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))  # type: ignore[union-attr]
-        if decoder.buffered > _MAX_UNREAD:
+        left = decoder.buffered
+        self.clean = not left
+        if left > _MAX_UNREAD:
             self._advance()
 
     def close(self) -> None:
