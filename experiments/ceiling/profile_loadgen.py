@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from profile_server import summarize  # noqa: E402
+from profile_server import summarize
 
-from seatlab.server.process import ServerProcess  # noqa: E402
+from seatlab.server.process import ServerProcess
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ from pathlib import Path
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_servers import _load  # noqa: E402
+from bench_servers import _load
 
-from seatlab.server.process import ServerProcess  # noqa: E402
+from seatlab.server.process import ServerProcess
 
 
 def _frame_name(frame: str) -> str:

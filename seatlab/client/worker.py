@@ -16,6 +16,7 @@ counts, errors, unanswered requests and the seats confirmed to its clients.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import signal
 import time
@@ -448,6 +449,9 @@ def worker_main(control: Connection) -> None:
         asyncio.set_event_loop(loop)
         worker = LoadWorker(plan, control, bool(progress), loop)
         result = loop.run_until_complete(worker.run())
+        # the loop's add_reader left the pipe non-blocking: a result larger than the pipe buffer
+        # (thousands of clients) would fail half-sent with EAGAIN
+        os.set_blocking(control.fileno(), True)
         control.send(("result", result))
     except BaseException as exc:  # noqa: BLE001 -- whatever it was, the parent must hear of it
         try:

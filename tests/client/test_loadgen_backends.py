@@ -104,3 +104,13 @@ def test_calibrate_answers_are_counted_not_audited(tmp_path: Path) -> None:
     assert s["params"]["calibration_target"] is True and s["params"]["refill"] is None
     assert s["answers"] == s["answers_by_kind"]["seat"] > 100 and s["errors"] == 0
     assert s["audit"]["ok"] is None and "calibration target" in s["audit"]["message"]
+
+
+def test_thousands_of_clients_per_process_send_back_their_result(tmp_path: Path) -> None:
+    # each load process's result (a row per client, ~1 MB here) is larger than the control pipe's
+    # buffer; uvloop's add_reader had left the pipe non-blocking, so the send stopped half-way with
+    # EAGAIN and the run died ("load process 1 ended (exit code 0) before sending its result")
+    with ServerProcess("calibrate", threads=1, max_backlog=16384, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=10000, diversity=2, mode="duration", warmup_s=0.2,
+                              duration_s=0.3, answer_wait_s=10.0, out_dir=tmp_path / "load"))  # fmt: skip
+    assert s["connections"] == 10000 and s["starved_clients"] == 0 and s["errors"] == 0
