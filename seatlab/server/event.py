@@ -138,6 +138,7 @@ class _LoopState:
         if not self._deferred:
             self.loop.call_soon(self._flush_deferred)
         self._deferred.append((conn, data, payloads, last))
+        conn.deferred += 1
 
     def _flush_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []
@@ -147,10 +148,13 @@ class _LoopState:
             log.exception("commit of the db file failed: %d connections answered INTERNAL", len(deferred))
             deferred = [(c, commit_failed_answers(p, exc), p, last) for c, _, p, last in deferred]
         for conn, data, _, last in deferred:
+            conn.deferred -= 1
             if conn.transport is not None:
                 conn.transport.write(data + last if last else data)
                 if last:
                     conn.close()
+                elif conn.eof:
+                    conn.finish_if_done()
 
 
 class _Connection(asyncio.Protocol):
@@ -160,7 +164,9 @@ class _Connection(asyncio.Protocol):
         "clean",
         "closing",
         "decoder",
+        "deferred",
         "due",
+        "eof",
         "handle",
         "in_flight",
         "pending",
@@ -182,6 +188,8 @@ class _Connection(asyncio.Protocol):
         self.write_paused = False
         self.read_paused = False
         self.closing = False
+        self.eof = False  # the client half-closed: answer what it sent, then close
+        self.deferred = 0  # answers waiting for this loop iteration's group commit
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -194,12 +202,31 @@ class _Connection(asyncio.Protocol):
         self.transport = None
         self.closing = True
 
+    def eof_received(self) -> bool:
+        """The client half-closed: every request it sent is still answered (spec), then we close."""
+        self.eof = True
+        self.finish_if_done()
+        return True  # keep the transport open for the answers; finish_if_done closes it
+
+    def finish_if_done(self) -> None:
+        """After a half-close: close once no request is in its delay or waiting to be answered."""
+        if self.closing or self.in_flight or self.deferred or self.write_paused:
+            return
+        if self.decoder.buffered:
+            self._advance()  # start (or answer) any whole frame still buffered
+            if self.in_flight or self.deferred or self.closing:
+                return
+        self.close()  # what is left is at most a partial frame that can never complete
+
     def pause_writing(self) -> None:
         self.write_paused = True
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self._advance()
+        if self.eof:
+            self.finish_if_done()
+        else:
+            self._advance()
 
     def data_received(self, data: bytes) -> None:
         n = len(data) - 1
@@ -242,6 +269,8 @@ class _Connection(asyncio.Protocol):
         self.transport.write(answer)
         if self.state.stopping:
             self.close()
+        elif self.eof:
+            self.finish_if_done()
         elif self.read_paused or self.decoder.buffered:  # else nothing waits: skip the bookkeeping
             self._advance()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol import seat_pb2
@@ -109,6 +112,23 @@ def test_pipelined_requests_answered_in_order(start_server: StartServer, connect
     assert [a.seat.uuid for a in answers[:50]] == uuids
     assert len({a.seat.number for a in answers[:50]}) == 50
     assert answers[50].stats.booked == 50
+
+
+@pytest.mark.parametrize(("delay_ms", "sync"), [(0, "os"), (20, "os"), (0, "fsync"), (20, "fsync")])
+def test_half_closed_client_still_gets_every_answer(
+        start_server: StartServer, connect: Connect, tmp_path: Path, delay_ms: int, sync: str) -> None:
+    # a client may send its requests, shut down its side (EOF), then read: each is answered once
+    server = start_server(delay_ms=delay_ms, db_path=tmp_path / "half.csv", sync=sync)
+    client = connect(server)
+    uuids = [new_uuid() for _ in range(5)]
+    stats = seat_pb2.Request(id=6)
+    stats.stats.SetInParent()
+    client.send(b"".join(book_request(i + 1, u) for i, u in enumerate(uuids)) + encode(stats))
+    client.sock.shutdown(socket.SHUT_WR)
+    answers = [client.receive() for _ in range(6)]
+    assert [a.id for a in answers] == [1, 2, 3, 4, 5, 6]
+    assert [a.seat.uuid for a in answers[:5]] == uuids and answers[5].stats.booked == 5
+    assert client.at_eof() and client.at_eof(), "the server closes once everything is answered"
 
 
 def test_pipelined_requests_with_delay_answered_in_order(start_server: StartServer, connect: Connect) -> None:
