@@ -6,9 +6,17 @@ outstanding (``out_kind``); answers come in order, so the next frame answers
 it. A valid answer is appended to the worker's arrays (answer time, latency,
 kind, client) and the client moves on: book again (closed loop), cancel the
 seat it just got (duration mode's refill), hand itself back to the open-loop
-dispatcher, or stop once told sold out. Errors (refused, reset, timeout,
-protocol) close the connection; the same request is retried on a new one
-(booking is idempotent per uuid, so a retry never takes a second seat).
+dispatcher, or stop once told sold out.
+
+Duration mode's refill (when there are seats enough, ``worker.hold``): a
+client keeps the seat it just got while it books the next, then cancels the
+previous one; so every seat is held for at least a round trip, and a server
+that hands one seat to two clients at once is caught by the worker's audit
+(``LoadWorker.on_seat``). Otherwise it cancels each seat right after booking.
+
+Errors (refused, reset, timeout, protocol) close the connection; the same
+request is retried on a new one (booking is idempotent per uuid, so a retry
+never takes a second seat).
 With ``per-request`` connections every request opens its own connection.
 """
 
@@ -59,7 +67,10 @@ class Client(asyncio.Protocol):
         self.frame = b""
         self.uuid = ""
         self.uuid_b = b""
-        self.cancel_frame = b""
+        self.cancel_frame = b""  # the Cancel to send (or resend) next, for ``cancel_uuid``
+        self.cancel_uuid = ""
+        self.book_cancel = b""  # the Cancel of the uuid being booked
+        self.kept: tuple[str, bytes] | None = None  # hold mode: (uuid, Cancel) of the seat kept
         self.ring: list[tuple[str, bytes, bytes, bytes]] = []
         self.ring_i = 0
         self.answered = False
@@ -78,7 +89,7 @@ class Client(asyncio.Protocol):
         else:
             item = self.ring[self.ring_i]
             self.ring_i = (self.ring_i + 1) % len(self.ring)
-            self.uuid, self.uuid_b, self.frame, self.cancel_frame = item
+            self.uuid, self.uuid_b, self.frame, self.book_cancel = item
         self._issue(BOOK, due)
 
     def _issue(self, kind: int, due: int) -> None:
@@ -143,6 +154,8 @@ class Client(asyncio.Protocol):
         self.w.gave_up += 1
         if self.out_kind:
             self.w.unanswered_ms.append((now - self.out_due) / 1e6)
+            if self.out_kind == CANCEL:
+                self.w.held.pop(self.cancel_uuid, None)  # the seat may be freed already: in doubt, not held
             self.out_kind = 0
             self.w.busy -= 1
         self.done = True
@@ -274,8 +287,15 @@ class Client(asyncio.Protocol):
         if recorded == SEAT:
             w.on_seat(self, a)
             if w.refill:
-                self._issue(CANCEL, now)
-                return
+                if w.hold:
+                    to_cancel, self.kept = self.kept, (self.uuid, self.book_cancel)
+                else:
+                    to_cancel = (self.uuid, self.book_cancel)
+                if to_cancel is not None:
+                    self.cancel_uuid, self.cancel_frame = to_cancel
+                    w.on_cancel_sent(self.cancel_uuid)
+                    self._issue(CANCEL, now)
+                    return
         elif recorded == RELEASED:
             w.on_released(self, a)
         elif recorded == SOLD_OUT:

@@ -31,7 +31,7 @@ from typing import Any
 
 from seatlab.client import histogram
 from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, book_body, cancel_body
-from seatlab.client.connection import CANCEL_ERROR, Client
+from seatlab.client.connection import CANCEL, CANCEL_ERROR, Client
 from seatlab.client.schedule import Schedule
 from seatlab.protocol.messages import ErrorCode
 
@@ -62,6 +62,7 @@ class WorkerPlan:
     free_seats: int
     seed: int | None
     checked: bool = True  # False against a calibration target: answers are counted, not checked
+    hold: bool = False  # duration mode: keep each seat until the next is confirmed (see refill_mode)
 
 
 class LoadWorker:
@@ -82,6 +83,7 @@ class LoadWorker:
         self.sellout = plan.mode == "sellout"
         self.checked = plan.checked
         self.refill = not self.sellout and plan.checked
+        self.hold = self.refill and plan.hold
         self.open_loop = plan.rate is not None
         self.per_request = plan.connect == "per-request"
         self.stopping = False
@@ -101,7 +103,8 @@ class LoadWorker:
         self.unanswered_ms: list[float] = []
         self.unsent_due = 0
         self.confirmed: list[tuple[int, str, int]] = []
-        self.held: dict[str, int] = {}
+        self.held: dict[str, int] = {}  # uuid -> seat, until its Released (or NOT_FOUND) answer
+        self.holder: dict[int, str] = {}  # seat -> uuid, until that uuid's Cancel is sent
         self.violations: list[str] = []
         self.answered_clients = 0
         self.remaining = plan.clients
@@ -276,6 +279,10 @@ class LoadWorker:
         for c in self.clients:
             if c.out_kind:
                 self.unanswered_ms.append((now - c.out_due) / 1e6)
+                if c.out_kind == CANCEL:
+                    # the server may have freed the seat and booked it to another uuid already:
+                    # in doubt, not held (the Stats check allows for every unanswered request)
+                    self.held.pop(c.cancel_uuid, None)
                 c.out_kind = 0
             c.close()
         self.busy = 0
@@ -309,17 +316,29 @@ class LoadWorker:
         self.t_last_seat = perf_counter_ns()
         if self.sellout:
             self.confirmed.append((number, c.uuid, c.index))
-        else:
-            self.held[c.uuid] = number
+            return
+        self.held[c.uuid] = number
+        # From the Seat answer until its Cancel is sent, a uuid certainly holds its seat on the
+        # server: a second uuid confirmed the same seat in that span is a double booking.
+        other = self.holder.get(number)
+        if other is not None and other != c.uuid:
+            self.violation(f"seat {number} confirmed to uuid {c.uuid} while uuid {other} still held it "
+                           "(its Cancel not yet sent): double booking")
+        self.holder[number] = c.uuid
+
+    def on_cancel_sent(self, uuid: str) -> None:
+        number = self.held.get(uuid)
+        if number is not None and self.holder.get(number) == uuid:
+            del self.holder[number]
 
     def on_released(self, c: Client, number: int) -> None:
-        held = self.held.pop(c.uuid, None)
+        held = self.held.pop(c.cancel_uuid, None)
         if held is not None and held != number:
-            self.violation(f"cancel of uuid {c.uuid} released seat {number}, but it held seat {held}")
+            self.violation(f"cancel of uuid {c.cancel_uuid} released seat {number}, but it held seat {held}")
 
     def on_cancel_error(self, c: Client, code: int) -> None:
         if code == ErrorCode.NOT_FOUND:  # a retried Cancel whose first try was served: not held any more
-            self.held.pop(c.uuid, None)
+            self.held.pop(c.cancel_uuid, None)
 
     def violation(self, message: str) -> None:
         if len(self.violations) < 100:
