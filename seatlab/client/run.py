@@ -36,8 +36,21 @@ _START_LEAD_NS = 100_000_000
 _READY_GRACE_S = 60.0
 
 
+def refill_mode(spec: LoadSpec, capacity: int | None, booked: int) -> str | None:
+    """How duration mode keeps seats free: which refill the clients use.
+
+    ``book-then-cancel-previous`` (each client holds up to two seats) when the
+    free seats allow it; it lets the audit see double bookings while they
+    happen. Else ``cancel-after-book``, whose seats are held too briefly for that.
+    """
+    if spec.mode != "duration" or capacity is None:
+        return None
+    return "book-then-cancel-previous" if 2 * spec.clients <= capacity - booked else "cancel-after-book"
+
+
 def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True) -> list[WorkerPlan]:
     """Split the clients (and the rate) over ``spec.diversity`` processes."""
+    hold = refill_mode(spec, capacity, booked) == "book-then-cancel-previous"
     plans = []
     first = 0
     for w in range(spec.diversity):
@@ -49,7 +62,7 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True)
                 offset_ns=0 if spec.rate is None else int(w * 1e9 / spec.rate), connect=spec.connect,
                 timeout_s=spec.timeout_s, drain_s=spec.drain_s, capacity=capacity,
                 free_seats=max(capacity - booked, 0),
-                seed=None if spec.seed is None else spec.seed * 1000 + w, checked=checked,
+                seed=None if spec.seed is None else spec.seed * 1000 + w, checked=checked, hold=hold,
             )
         )  # fmt: skip
         first += n
@@ -416,7 +429,7 @@ def summarize(
         "params": {
             **spec.as_params(),
             "loop": "closed" if spec.rate is None else "open",
-            "refill": "cancel-after-book" if spec.mode == "duration" and capacity is not None else None,
+            "refill": refill_mode(spec, capacity, booked_before),
             "calibration_target": capacity is None,
             "latency_origin": "send time (closed loop)" if spec.rate is None else "due time (open loop)",
             "counted": (

@@ -27,6 +27,16 @@ class DoubleBookingStore(SeatStore):
         return 1 if number == 2 else number
 
 
+class OneSeatForAllStore(SeatStore):
+    """Confirms seat 1 to every uuid, and releases "seat 1" on every cancel: Stats stay consistent."""
+
+    def book(self, uuid: str) -> int:
+        return 1 if super().book(uuid) else 0
+
+    def cancel(self, uuid: str) -> int:
+        return 1 if super().cancel(uuid) else 0
+
+
 class LyingStatsStore(SeatStore):
     """Its Stats report one seat fewer than are booked."""
 

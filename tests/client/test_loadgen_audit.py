@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from loadgen_fakes import DoubleBookingStore, FakeServer, LyingStatsStore
+from loadgen_fakes import DoubleBookingStore, FakeServer, LyingStatsStore, OneSeatForAllStore
 
 from seatlab.client import AuditError, LoadSpec, run_load
 from seatlab.client.audit import audit_duration, audit_sellout
@@ -61,6 +61,16 @@ def test_a_double_booking_server_fails_the_run(tmp_path: Path) -> None:
     )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["audit"]["ok"] is False and "seat 1" in summary["audit"]["message"]
+
+
+def test_a_server_that_gives_one_seat_to_every_client_fails_a_duration_run(tmp_path: Path) -> None:
+    # clients keep each seat until the next is confirmed, so two clients hold "seat 1" at once
+    with FakeServer(OneSeatForAllStore(100), delay_s=0.005) as server, pytest.raises(AuditError) as info:
+        run_load(LoadSpec(port=server.port, clients=8, diversity=2, mode="duration", warmup_s=0.2,
+                          duration_s=0.5, out_dir=tmp_path, timeout_s=10))  # fmt: skip
+    assert re.search(rf"seat 1 confirmed to uuid {UUID} while uuid {UUID} still held it", str(info.value))
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["params"]["refill"] == "book-then-cancel-previous"
 
 
 def test_a_server_whose_stats_disagree_fails_the_run(tmp_path: Path) -> None:
