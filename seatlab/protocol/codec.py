@@ -136,16 +136,3 @@ class FrameDecoder:
             return None
         self._pos = stop
         return buf[i:stop]
-
-    def frames(self, data: bytes) -> list[bytes]:
-        """Feed ``data`` and return every whole frame it completes.
-
-        Raises FrameError once the stream is malformed; frames before the
-        error are lost to the caller, so servers that must answer them first
-        use ``feed`` and ``next_frame`` instead.
-        """
-        self.feed(data)
-        out = []
-        while (payload := self.next_frame()) is not None:
-            out.append(payload)
-        return out
