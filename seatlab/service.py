@@ -19,8 +19,10 @@ from seatlab.protocol.messages import (
     canonical_uuid,
     error_frame,
     fast_book,
+    fast_cancel,
     id_of,
     parse_request,
+    released_answer,
     seat_answer,
     seat_frame,
     sold_out_answer,
@@ -51,6 +53,16 @@ class SeatService:
             if number:
                 return seat_answer(field, number, uuid)
             return sold_out_answer(field, self.store.capacity)
+        cancel = fast_cancel(payload)
+        if cancel is not None:  # the duration mode's other half: a plain Cancel
+            field, uuid = cancel
+            try:
+                number = self.store.cancel(uuid.decode("ascii"))
+            except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
+                return self._internal(id_of(field), exc)
+            if number:
+                return released_answer(field, number)
+            return error_frame(id_of(field), ErrorCode.NOT_FOUND, f"cancel: uuid {uuid.decode()} holds no seat")
         try:
             request = parse_request(payload)
         except DecodeError as exc:

@@ -22,13 +22,13 @@ ErrorCode = seat_pb2.Error.Code
 
 _UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _CANONICAL_UUID = re.compile(_UUID_PATTERN)
-# A plain Book request: [Request.id (field 1) as a minimal varint], then Request.book (field 2,
-# 38 bytes) holding Book.uuid (field 1, 36 bytes). Group 1 is the id field exactly as the answer
-# echoes it (absent for id 0, which proto3 leaves out); group 2 the uuid.
-_PLAIN_BOOK = re.compile(
-    rb"(?:(\x08[\x80-\xff]{0,8}[\x01-\x7f])|\x08\x00)?\x12\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")",
-    re.DOTALL,
-)
+# A plain Book (Cancel) request: [Request.id (field 1) as a minimal varint], then Request.book
+# (field 2; Request.cancel, field 3) of 38 bytes holding its uuid (field 1) of 36 bytes. Group 1 is
+# the id field exactly as the answer echoes it (absent for id 0, which proto3 leaves out); group 2
+# the uuid.
+_ID_FIELD = rb"(?:(\x08[\x80-\xff]{0,8}[\x01-\x7f])|\x08\x00)?"
+_PLAIN_BOOK = re.compile(_ID_FIELD + rb"\x12\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")", re.DOTALL)
+_PLAIN_CANCEL = re.compile(_ID_FIELD + rb"\x1a\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")", re.DOTALL)
 _SEAT_HEADS = [b""]  # number -> the bytes of a Seat answer between the id field and the uuid
 
 
@@ -75,6 +75,25 @@ def fast_book(payload: bytes) -> tuple[bytes, bytes] | None:
         return None
     field, raw = match.groups()
     return field or b"", raw.lower()
+
+
+def fast_cancel(payload: bytes) -> tuple[bytes, bytes] | None:
+    """(id field, lower-case uuid) if ``payload`` is the plain encoding of a Cancel request.
+
+    The Cancel twin of ``fast_book``: ``[08 <id>] 1a 26 0a 24 <36 uuid bytes>``.
+    """
+    match = _PLAIN_CANCEL.fullmatch(payload)
+    if match is None:
+        return None
+    field, raw = match.groups()
+    return field or b"", raw.lower()
+
+
+def released_answer(field: bytes, number: int) -> bytes:
+    """Frame of ``Response{id, released: Released{number}}`` from an id field."""
+    inner = b"\x08" + encode_varint(number)
+    body = field + b"\x22" + _BYTE[len(inner)] + inner
+    return _BYTE[len(body)] + body
 
 
 def seat_answer(field: bytes, number: int, uuid: bytes) -> bytes:

@@ -15,8 +15,10 @@ from seatlab.protocol.messages import (
     canonical_uuid,
     error_frame,
     fast_book,
+    fast_cancel,
     id_field,
     id_of,
+    released_answer,
     seat_answer,
     seat_frame,
     sold_out_frame,
@@ -129,3 +131,29 @@ def test_seat_answer_from_a_plain_book_is_protobufs_encoding(rid: int, number: i
     field, uuid = got
     expected = seat_pb2.Response(id=rid, seat=seat_pb2.Seat(number=number, uuid=str(u)))
     assert seat_answer(field, number, uuid) == encode(expected)
+
+
+@given(ids, st.integers(min_value=1, max_value=2**32 - 1), st.uuids())
+def test_fast_cancel_and_released_answer_are_protobufs_encoding(rid: int, number: int, u: uuidlib.UUID) -> None:
+    request = seat_pb2.Request(id=rid, cancel=seat_pb2.Cancel(uuid=str(u).upper())).SerializeToString()
+    got = fast_cancel(request)
+    if rid >= 2**63:  # ids of ten varint bytes are left to protobuf
+        assert got is None
+        return
+    assert got is not None
+    field, uuid = got
+    assert (id_of(field), uuid) == (rid, str(u).encode())
+    assert fast_book(request) is None
+    expected = seat_pb2.Response(id=rid, released=seat_pb2.Released(number=number))
+    assert released_answer(field, number) == encode(expected)
+
+
+@given(st.binary(max_size=60))
+def test_fast_cancel_never_accepts_what_protobuf_reads_differently(payload: bytes) -> None:
+    got = fast_cancel(payload)
+    if got is None:
+        return
+    parsed = seat_pb2.Request()
+    parsed.ParseFromString(payload)
+    assert parsed.WhichOneof("op") == "cancel"
+    assert (parsed.id, parsed.cancel.uuid.lower()) == (id_of(got[0]), got[1].decode())
