@@ -111,6 +111,35 @@ class SeatService:
         if self.needs_commit:
             self.store.commit()
 
+    def commit_answers(self, answers: bytes, payloads: list[bytes]) -> bytes:
+        """What to send after ``handle()`` of ``payloads`` gave ``answers``: commit first.
+
+        If the commit (fsync) fails, none of those answers may claim durability:
+        each request gets ``Error{INTERNAL}`` instead, and the next commit tries again.
+        """
+        if not self.needs_commit:
+            return answers
+        try:
+            self.store.commit()
+        except Exception as exc:
+            log.exception("commit of the db file failed: %d requests answered INTERNAL", len(payloads))
+            return failed_commit_answers(payloads, exc)
+        return answers
+
+
+def failed_commit_answers(payloads: list[bytes], exc: BaseException) -> bytes:
+    """One ``Error{INTERNAL}`` per request (payload) whose answers a failed commit held back."""
+    message = f"internal error: commit of the db file failed: {type(exc).__name__}: {exc}"
+    return b"".join(error_frame(_request_id(p), ErrorCode.INTERNAL, message) for p in payloads)
+
+
+def _request_id(payload: bytes) -> int:
+    """The id of a request payload, 0 if it does not parse (the failure path only: protobuf is fine)."""
+    try:
+        return int(parse_request(payload).id)
+    except DecodeError:  # a payload that handle() already answered as malformed
+        return 0
+
 
 def _bad_uuid(rid: int, op: str, text: str) -> bytes:
     return error_frame(

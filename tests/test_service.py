@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode
 from seatlab.protocol.messages import book_request, parse_response
@@ -63,3 +66,27 @@ def test_bad_requests_name_the_problem() -> None:
     assert garbage.id == 0 and garbage.error.code == seat_pb2.Error.BAD_REQUEST
     assert "not a Request" in garbage.error.message
     assert service.store.stats() == (1, 0)
+
+
+def test_a_failed_commit_answers_internal_for_each_request(tmp_path: Path) -> None:
+    from seatlab.journal import Journal
+
+    journal, seats = Journal.open(tmp_path / "db.csv", 5, sync="fsync")
+    service = SeatService(SeatStore(5, journal, seats))
+    payloads = [book_request(7, U1)[1:], book_request(8, U2)[1:]]
+    answers = b"".join(service.handle(p) for p in payloads)
+    assert service.commit_answers(answers, payloads) == answers  # the fsync works: the answers go out
+    # the db file's descriptor becomes a pipe: writes still succeed, fsync fails for real (EINVAL)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, journal._fd)
+    payloads = [book_request(9, "323e4567-e89b-12d3-a456-426614174000")[1:]]
+    answer = service.handle(payloads[0])
+    decoder = FrameDecoder()
+    decoder.feed(service.commit_answers(answer, payloads))
+    failed = parse_response(decoder.next_frame() or b"")
+    assert failed.id == 9 and failed.error.code == seat_pb2.Error.INTERNAL
+    assert "commit of the db file failed" in failed.error.message
+    assert service.store.stats() == (5, 3)  # the booking itself stands: a retry gets the same seat
+    for fd in (journal._fd, read_end, write_end):
+        os.close(fd)
+    journal._fd = -1

@@ -40,7 +40,8 @@ from time import monotonic
 from seatlab.protocol.codec import FrameDecoder, FrameError
 from seatlab.protocol.messages import error_frame
 from seatlab.server.lifecycle import ServerContext
-from seatlab.server.loops import commit_failed_answers, run_loops
+from seatlab.server.loops import run_loops
+from seatlab.service import failed_commit_answers
 
 log = logging.getLogger("seatlab.server.coro")
 
@@ -181,7 +182,7 @@ class CoroServer:
                     if needs_commit and answers:
                         failed = await self._commit()
                         if failed is not None:
-                            before = commit_failed_answers(payloads, failed)
+                            before = failed_commit_answers(payloads, failed)
                     write(before + error_frame(0, exc.code, exc.message))
                     await drain()
                     return
@@ -193,7 +194,7 @@ class CoroServer:
                     if needs_commit:
                         failed = await self._commit()
                         if failed is not None:
-                            answer = commit_failed_answers([payload], failed)
+                            answer = failed_commit_answers([payload], failed)
                     write(answer)
                     if buffered():
                         await drain()
@@ -206,7 +207,7 @@ class CoroServer:
                 if needs_commit:
                     failed = await self._commit()
                     if failed is not None:
-                        out = commit_failed_answers(payloads, failed)
+                        out = failed_commit_answers(payloads, failed)
                 write(out)
                 if buffered():
                     await drain()

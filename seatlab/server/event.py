@@ -37,7 +37,8 @@ from time import monotonic
 from seatlab.protocol.codec import FrameDecoder, FrameError
 from seatlab.protocol.messages import error_frame
 from seatlab.server.lifecycle import ServerContext
-from seatlab.server.loops import commit_failed_answers, run_loops
+from seatlab.server.loops import run_loops
+from seatlab.service import failed_commit_answers
 
 log = logging.getLogger("seatlab.server.event")
 
@@ -119,7 +120,7 @@ class _LoopState:
                     except Exception as exc:
                         log.exception("commit of the db file failed: %d requests answered INTERNAL",
                                       len(released))
-                        released = [(c, p, commit_failed_answers([p], exc)) for c, p, _ in released]
+                        released = [(c, p, failed_commit_answers([p], exc)) for c, p, _ in released]
                 for conn, _, answer in released:
                     conn.answered(answer)
         finally:
@@ -146,7 +147,7 @@ class _LoopState:
             self.service.commit()
         except Exception as exc:
             log.exception("commit of the db file failed: %d connections answered INTERNAL", len(deferred))
-            deferred = [(c, commit_failed_answers(p, exc), p, last) for c, _, p, last in deferred]
+            deferred = [(c, failed_commit_answers(p, exc), p, last) for c, _, p, last in deferred]
         for conn, data, _, last in deferred:
             conn.deferred -= 1
             if conn.transport is not None:

@@ -33,7 +33,6 @@ from typing import Protocol
 
 import uvloop
 
-from seatlab.protocol.messages import ErrorCode, error_frame, parse_request
 from seatlab.server.lifecycle import ServerContext
 
 log = logging.getLogger("seatlab.server.loops")
@@ -122,24 +121,6 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
         loop.call_soon_threadsafe(loop.stop)
     for t in threads:
         t.join(2.0)
-
-
-def commit_failed_answers(payloads: list[bytes], exc: BaseException) -> bytes:
-    """One Error{INTERNAL} per request (payload) whose answers a failed ``service.commit()`` held back.
-
-    The fsync failed, so none of those answers may claim durability; the loop keeps serving and
-    the next commit tries again.
-    """
-    message = f"internal error: commit of the db file failed: {type(exc).__name__}: {exc}"
-    return b"".join(error_frame(_request_id(p), ErrorCode.INTERNAL, message) for p in payloads)
-
-
-def _request_id(payload: bytes) -> int:
-    """The id of a request payload, 0 if it does not parse (only on the failure path: protobuf is fine)."""
-    try:
-        return int(parse_request(payload).id)
-    except Exception:  # noqa: BLE001 -- a payload that handle() already answered as malformed
-        return 0
 
 
 def _count(loops: list[asyncio.AbstractEventLoop], servers: list[LoopServer]) -> int:

@@ -122,7 +122,8 @@ def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, s
                     conns: _Connections) -> None:
     decoder = FrameDecoder()
     handle = service.handle
-    commit = service.commit if service.needs_commit else None
+    needs_commit = service.needs_commit
+    commit_answers = service.commit_answers
     recv = conn.recv
     sendall = conn.sendall
     go_idle = conns.go_idle
@@ -136,16 +137,15 @@ def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, s
             return
         decoder.feed(data)
         answers: list[bytes] = []  # batched per read when there is no delay
+        payloads: list[bytes] = []  # their requests, for a failed commit's answers (--sync fsync)
         while True:
             if stopping.is_set():
                 break  # finish what was started, start nothing new
             try:
                 payload = decoder.next_frame()
             except FrameError as exc:
-                answers.append(error_frame(0, exc.code, exc.message))
-                if commit is not None:
-                    commit()
-                sendall(b"".join(answers))
+                before = commit_answers(b"".join(answers), payloads) if answers else b""
+                sendall(before + error_frame(0, exc.code, exc.message))
                 conn.shutdown(socket.SHUT_WR)
                 return
             if payload is None:
@@ -153,15 +153,14 @@ def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, s
             if delay_s:
                 time.sleep(delay_s)
                 answer = handle(payload)
-                if commit is not None:
-                    commit()
-                sendall(answer)
+                sendall(commit_answers(answer, [payload]) if needs_commit else answer)
             else:
                 answers.append(handle(payload))
+                if needs_commit:
+                    payloads.append(payload)
         if answers:
-            if commit is not None:
-                commit()
-            sendall(answers[0] if len(answers) == 1 else b"".join(answers))
+            out = answers[0] if len(answers) == 1 else b"".join(answers)
+            sendall(commit_answers(out, payloads) if needs_commit else out)
 
 
 def serve(ctx: ServerContext) -> None:
