@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from matplotlib import ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -107,22 +108,39 @@ def plot_throughput(results: Results, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _latency_scale(axes: Any, values: list[float]) -> str:
+    """Log y when the latencies span a decade or more; linear (readable ticks) when they don't."""
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) >= 10:
+        for ax in axes:
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        return "ms, log scale"
+    return "ms"
+
+
 def plot_latency(results: Results, path: Path) -> Path:
     ok = results.ok
     percentiles = [("p50_ms", "median (p50)"), ("p99_ms", "p99"), ("p999_ms", "p99.9")]
     fig, axes = plt.subplots(1, 3, figsize=(14, 5), sharey=True)
     delays = ok["delay_ms"].dropna().unique() if "delay_ms" in ok else []
+    values: list[float] = []
     for ax, (column, name) in zip(axes, percentiles):
         for series, frame in _series_frames(ok):
             line = _median(frame, column).dropna()
+            values.extend(float(v) for v in line.values)
             style = ":s" if (frame["backend"] == CEILING_BACKEND).all() else "-o"
             ax.plot(line.index, line.values, style, label=series)
         if len(delays) == 1 and delays[0] > 0:
             ax.axhline(delays[0], color="gray", linestyle="--", linewidth=0.8, label="the delay")
-        ax.set_yscale("log")
         _log_x(ax, ok)
         ax.set_title(name, fontsize=9)
-    axes[0].set_ylabel("latency (ms, log scale)")
+    axes[0].set_ylabel(f"latency ({_latency_scale(axes, values)})")
+    if "starved_clients" in ok and (ok["starved_clients"].fillna(0) > 0).any():
+        starving = sorted({str(b) for b in ok.loc[ok["starved_clients"].fillna(0) > 0, "backend"]})
+        fig.text(0.5, 0.005, f"{', '.join(starving)}: percentiles of the clients served; starved clients "
+                 "(never answered in the window) are not in them: see the throughput plot and unanswered",
+                 ha="center", fontsize=8, color="dimgray")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Latency vs clients\n{params_text(ok)}\n{machine_text(results.metadata)}", fontsize=9)
     return _save(fig, path)
