@@ -19,6 +19,7 @@ it at once.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import ipaddress
 import logging
 import math
@@ -262,7 +263,9 @@ def capture_signals(ctx: ServerContext) -> None:
 
 
 def _overstayed() -> None:
-    log.error("shutdown took longer than %.1f s; exiting without finishing", SHUTDOWN_DEADLINE_S)
+    log.error("shutdown took longer than %.1f s; exiting without finishing; where each thread was:",
+              SHUTDOWN_DEADLINE_S)
+    faulthandler.dump_traceback(all_threads=True)  # to stderr: what the shutdown was waiting for
     logging.shutdown()
     os._exit(1)
 
@@ -294,6 +297,7 @@ def run(config: ServerConfig, serve: Serve) -> int:
         serve(ctx)
     finally:
         sock.close()
+        log.info("connections closed, loops stopped; flushing the db file")
         if service is not None:
             service.store.close()
     log.info("stopped")

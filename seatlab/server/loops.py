@@ -107,10 +107,12 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
 
     for loop, server in zip(loops, servers):
         loop.call_soon_threadsafe(server.begin_shutdown)
-    deadline = time.monotonic() + ctx.shutdown_grace
+    began = time.monotonic()
+    deadline = began + ctx.shutdown_grace
     while time.monotonic() < deadline and _count(loops, servers) > 0:
         time.sleep(0.02)
     left = _count(loops, servers)
+    log.info("shutdown: %d connections left after %.2f s", left, time.monotonic() - began)
     if left:
         log.warning("%d connections still busy after %.1f s (clients not reading?): aborting them",
                     left, ctx.shutdown_grace)
@@ -121,6 +123,7 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
         loop.call_soon_threadsafe(loop.stop)
     for t in threads:
         t.join(2.0)
+    log.info("shutdown: loops stopped after %.2f s", time.monotonic() - began)
 
 
 def _count(loops: list[asyncio.AbstractEventLoop], servers: list[LoopServer]) -> int:
