@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -150,6 +151,8 @@ class ServerContext:
         self.stopping = threading.Event()
         self.shutdown_grace = SHUTDOWN_GRACE_S
         self._ready = False
+        self.stop_signal: str | None = None
+        """The signal's name, stored by the handler (a plain assignment: no lock, see ``capture_signals``)."""
 
     @property
     def service(self) -> SeatService:
@@ -169,13 +172,27 @@ class ServerContext:
         log.info("%s backend ready on %s:%d (%s)", self.config.backend, host, port, _describe(self.config))
 
     def wait_for_stop(self) -> None:
-        """Block the main thread until SIGTERM/SIGINT; signals are handled meanwhile."""
-        while not self.stopping.wait(0.5):
-            pass
+        """Block the main thread until SIGTERM/SIGINT (or ``request_stop``), then set ``stopping``.
+
+        It polls the flag the signal handler stores rather than waiting on
+        ``stopping``: the handler runs in this thread, and ``Event.wait``
+        holds the Event's (non-reentrant) lock for a moment every round, so a
+        handler calling ``stopping.set()`` at that moment would deadlock
+        the main thread on it (seen once: the watchdog ended the process).
+        """
+        while self.stop_signal is None and not self.stopping.is_set():
+            time.sleep(_STOP_POLL_S)
+        if self.stop_signal is not None:
+            log.info("%s: stop accepting, finish started requests, close connections", self.stop_signal)
+        self.stopping.set()
 
     def request_stop(self) -> None:
-        """Begin the graceful shutdown (what a signal does)."""
+        """Begin the graceful shutdown from another thread (never from a signal handler)."""
         self.stopping.set()
+
+
+_STOP_POLL_S = 0.05
+"""How often the main thread looks whether a signal has asked it to stop."""
 
 
 def _describe(config: ServerConfig) -> str:
@@ -241,22 +258,37 @@ def bind_listener(config: ServerConfig) -> socket.socket:
 
 
 def capture_signals(ctx: ServerContext) -> None:
-    """SIGTERM/SIGINT -> ``ctx.request_stop()`` and a watchdog; a second signal exits at once.
+    """SIGTERM/SIGINT -> stop (``ctx.wait_for_stop()`` returns) and a watchdog; a second signal exits at once.
 
-    The handlers stay until the process exits, so a signal during the final
-    db flush cannot kill it half-way with the default action.
+    The handler runs in the main thread, between two bytecodes of whatever
+    it was doing, so it takes no lock that thread might hold (an Event's
+    or a Condition's, ``threading``'s): it only stores the signal's name
+    and writes a byte to a pipe. The watchdog thread, started here, waits
+    on that pipe and starts the 9.5 s count. The handlers stay until the
+    process exits, so a signal during the final db flush cannot kill it
+    half-way with the default action.
     """
+    wake_r, wake_w = os.pipe()
+
+    def watchdog() -> None:
+        while True:
+            try:
+                if os.read(wake_r, 1):
+                    break
+            except InterruptedError:
+                continue
+        time.sleep(SHUTDOWN_DEADLINE_S)
+        _overstayed()
+
+    threading.Thread(target=watchdog, name="shutdown-watchdog", daemon=True).start()
 
     def handle(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if ctx.stopping.is_set():
-            log.warning("second %s: exiting now without finishing", name)
+        if ctx.stop_signal is not None:
+            os.write(2, f"seatlab.server WARNING: second {name}: exiting now without finishing\n".encode())
             os._exit(1)
-        log.info("%s: stop accepting, finish started requests, close connections", name)
-        watchdog = threading.Timer(SHUTDOWN_DEADLINE_S, _overstayed)
-        watchdog.daemon = True
-        watchdog.start()
-        ctx.request_stop()
+        ctx.stop_signal = name
+        os.write(wake_w, b"!")
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, handle)
