@@ -25,7 +25,7 @@ REPORT_MD = "report.md"
 COLUMNS = [
     "job", "point", "repetition", "backend", "threads", "delay_ms", "capacity", "clients", "mode",
     "diversity", "rate", "connect", "duration_s",
-    "throughput_rps", "bookings_rps", "bound_rps", "efficiency", "predicted_sellout_s", "sellout_s",
+    "throughput_rps", "bookings_rps", "bound_rps", "efficiency", "ceiling_ratio", "predicted_sellout_s", "sellout_s",
     "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
     "answers", "errors", "unanswered", "starved_clients", "fairness", "reconnects",
     "server_cpu_pct", "server_rss_mib", "loadgen_cpu_pct", "server_us_per_req", "loadgen_us_per_req", "loadgen_saturated", "server_exit",
@@ -62,11 +62,28 @@ def measurements(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+CEILING_BACKEND = "calibrate"
+
+
+def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:
+    """Each point's throughput / the calibration target's at the same client count, in the same run.
+
+    The machine's ceiling measured side by side (median over repetitions); NaN where the
+    calibration target did not run at that client count.
+    """
+    ok = frame[(frame.get("status") == "ok") & (frame["backend"] == CEILING_BACKEND)]
+    if ok.empty:
+        return pd.Series(math.nan, index=frame.index)
+    ceiling = ok.groupby("clients")["throughput_rps"].median()
+    return frame["throughput_rps"] / frame["clients"].map(ceiling)
+
+
 def write_points(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in frame.columns:
             frame[column] = math.nan
+    frame["ceiling_ratio"] = ceiling_ratios(frame)
     extra = [c for c in frame.columns if c not in COLUMNS]
     frame = frame[COLUMNS + extra]
     tmp = path.with_suffix(".tmp")

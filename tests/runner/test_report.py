@@ -159,3 +159,23 @@ def test_progress_eta_weighs_points_by_their_expected_length(monkeypatch: pytest
     progress = Progress(2, stream=io.StringIO(), weights=[1.0, 5.0])  # started at t=0
     progress.done = 1
     assert progress.eta() == pytest.approx(50.0)  # 10 s for 1 unit of weight, 5 units left
+
+
+def test_points_csv_gets_each_points_share_of_the_machine_ceiling(tmp_path: Path) -> None:
+    from seatlab.runner.results import write_points
+
+    rows = [
+        {"backend": "calibrate", "clients": 10, "throughput_rps": 40_000.0, "status": "ok"},
+        {"backend": "calibrate", "clients": 100, "throughput_rps": 50_000.0, "status": "ok"},
+        {"backend": "event", "clients": 10, "throughput_rps": 30_000.0, "status": "ok"},
+        {"backend": "event", "clients": 100, "throughput_rps": 40_000.0, "status": "ok"},
+        {"backend": "coro", "clients": 1000, "throughput_rps": 20_000.0, "status": "ok"},  # no ceiling there
+        {"backend": "calibrate", "clients": 1000, "throughput_rps": float("nan"), "status": "failed"},
+    ]
+    frame = write_points(rows, tmp_path / "points.csv")
+    ratios = dict(zip(zip(frame["backend"], frame["clients"]), frame["ceiling_ratio"]))
+    assert ratios[("event", 10)] == pytest.approx(0.75) and ratios[("event", 100)] == pytest.approx(0.8)
+    assert ratios[("calibrate", 100)] == pytest.approx(1.0)
+    assert pd.isna(ratios[("coro", 1000)])  # the failed calibration point is no ceiling
+    assert "ceiling_ratio" in pd.read_csv(tmp_path / "points.csv").columns
+    assert pd.isna(write_points(rows[2:5], tmp_path / "p.csv")["ceiling_ratio"]).all()  # no calibrate: NaN
