@@ -9,6 +9,7 @@ commit) after a batch of ``handle`` calls and before sending their answers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from google.protobuf.message import DecodeError
 
@@ -20,13 +21,12 @@ from seatlab.protocol.messages import (
     error_frame,
     fast_book,
     fast_cancel,
+    id_field,
     id_of,
     parse_request,
     released_answer,
     seat_answer,
-    seat_frame,
     sold_out_answer,
-    sold_out_frame,
 )
 from seatlab.store import SeatStore
 
@@ -45,24 +45,10 @@ class SeatService:
         """Answer one correctly framed request; never raises."""
         booking = fast_book(payload)
         if booking is not None:  # the hot path: a plain Book, no protobuf objects
-            field, uuid = booking
-            try:
-                number = self.store.book(uuid.decode("ascii"))
-            except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
-                return self._internal(id_of(field), exc)
-            if number:
-                return seat_answer(field, number, uuid)
-            return sold_out_answer(field, self.store.capacity)
+            return self._guarded(self._book, booking[0], booking[1].decode("ascii"))
         cancel = fast_cancel(payload)
         if cancel is not None:  # the duration mode's other half: a plain Cancel
-            field, uuid = cancel
-            try:
-                number = self.store.cancel(uuid.decode("ascii"))
-            except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
-                return self._internal(id_of(field), exc)
-            if number:
-                return released_answer(field, number)
-            return error_frame(id_of(field), ErrorCode.NOT_FOUND, f"cancel: uuid {uuid.decode()} holds no seat")
+            return self._guarded(self._cancel, cancel[0], cancel[1].decode("ascii"))
         try:
             request = parse_request(payload)
         except DecodeError as exc:
@@ -72,32 +58,41 @@ class SeatService:
         except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
             return self._internal(request.id, exc)
 
+    def _guarded(self, op: Callable[[bytes, str], bytes], field: bytes, uuid: str) -> bytes:
+        try:
+            return op(field, uuid)
+        except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
+            return self._internal(id_of(field), exc)
+
     def _internal(self, rid: int, exc: Exception) -> bytes:
         # a bug or a failing disk answers INTERNAL; it must not kill the connection loop
         log.exception("request %d failed", rid)
         return error_frame(rid, ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
+    def _book(self, field: bytes, uuid: str) -> bytes:
+        """Book for a canonical lower-case uuid; ``field`` is the encoded request id the answer echoes."""
+        number = self.store.book(uuid)
+        if number:
+            return seat_answer(field, number, uuid.encode("ascii"))
+        return sold_out_answer(field, self.store.capacity)
+
+    def _cancel(self, field: bytes, uuid: str) -> bytes:
+        """Cancel for a canonical lower-case uuid; ``field`` as for ``_book``."""
+        number = self.store.cancel(uuid)
+        if number:
+            return released_answer(field, number)
+        return error_frame(id_of(field), ErrorCode.NOT_FOUND, f"cancel: uuid {uuid} holds no seat")
+
     def _dispatch(self, request: seat_pb2.Request) -> bytes:
+        """The general path: any request protobuf parses (the plain Book and Cancel took the fast one)."""
         op = request.WhichOneof("op")
         rid = request.id
-        if op == "book":
-            uuid = canonical_uuid(request.book.uuid)
+        if op == "book" or op == "cancel":
+            text = request.book.uuid if op == "book" else request.cancel.uuid
+            uuid = canonical_uuid(text)
             if uuid is None:
-                return _bad_uuid(rid, "book", request.book.uuid)
-            number = self.store.book(uuid)
-            if number:
-                return seat_frame(rid, number, uuid)
-            return sold_out_frame(rid, self.store.capacity)
-        if op == "cancel":
-            uuid = canonical_uuid(request.cancel.uuid)
-            if uuid is None:
-                return _bad_uuid(rid, "cancel", request.cancel.uuid)
-            number = self.store.cancel(uuid)
-            if not number:
-                return error_frame(rid, ErrorCode.NOT_FOUND, f"cancel: uuid {uuid} holds no seat")
-            response = seat_pb2.Response(id=rid)
-            response.released.number = number
-            return encode(response)
+                return _bad_uuid(rid, op, text)
+            return (self._book if op == "book" else self._cancel)(id_field(rid), uuid)
         if op == "stats":
             capacity, booked = self.store.stats()
             response = seat_pb2.Response(id=rid)
