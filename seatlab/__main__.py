@@ -31,7 +31,7 @@ def conf_dir() -> str:
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
 def _hydra_main(cfg: DictConfig) -> Any:
-    global _composed
+    global _composed  # noqa: PLW0603 - goes with issue 11's exit code from job.json
     _composed = True
     return run_job(cfg)
 
@@ -56,8 +56,10 @@ def main() -> int:
             traceback.print_exc()
         return 2
     if callback.FAILED_JOBS:
-        print(f"seatlab: {len(callback.FAILED_JOBS)} job(s) failed: {', '.join(callback.FAILED_JOBS)}",
-              file=sys.stderr)
+        print(
+            f"seatlab: {len(callback.FAILED_JOBS)} job(s) failed: {', '.join(callback.FAILED_JOBS)}",
+            file=sys.stderr,
+        )
         return 1
     if job.FAILED_POINTS:
         print(f"seatlab: {len(job.FAILED_POINTS)} point(s) failed (see report.md)", file=sys.stderr)

@@ -53,7 +53,9 @@ class Journal:
         self.fsyncs = 0
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], capacity: int, sync: str = "os") -> tuple[Journal, dict[int, str]]:
+    def open(
+        cls, path: str | os.PathLike[str], capacity: int, sync: str = "os"
+    ) -> tuple[Journal, dict[int, str]]:
         """Open or create the db file; return the journal and the seats it holds."""
         path = Path(path)
         seats: dict[int, str] = {}
@@ -120,7 +122,9 @@ def _replay(path: Path, capacity: int) -> dict[int, str]:
     if tail:
         log.warning(
             "%s: line %d has no newline (a torn write); dropping it: %r",
-            path, len(lines) + 1, tail[:80],
+            path,
+            len(lines) + 1,
+            tail[:80],
         )
         with open(path, "r+b") as f:
             f.truncate(len(data) - len(tail))

@@ -55,13 +55,13 @@ class SeatService:
             return error_frame(0, ErrorCode.BAD_REQUEST, f"not a Request message: {exc}")
         try:
             return self._dispatch(request)
-        except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
+        except Exception as exc:
             return self._internal(request.id, exc)
 
     def _guarded(self, op: Callable[[bytes, str], bytes], field: bytes, uuid: str) -> bytes:
         try:
             return op(field, uuid)
-        except Exception as exc:  # noqa: BLE001 -- answered as INTERNAL, see _internal
+        except Exception as exc:
             return self._internal(id_of(field), exc)
 
     def _internal(self, rid: int, exc: Exception) -> bytes:

@@ -18,7 +18,9 @@ from seatlab.journal import Journal
 class SeatStore:
     """In-memory seats with an optional journal (the CSV db file)."""
 
-    def __init__(self, capacity: int, journal: Journal | None = None, seats: dict[int, str] | None = None) -> None:
+    def __init__(
+        self, capacity: int, journal: Journal | None = None, seats: dict[int, str] | None = None
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
         self.capacity = capacity

@@ -36,7 +36,9 @@ def test_book_lowercases_and_is_idempotent() -> None:
     assert (first.id, first.seat.number, first.seat.uuid) == (1, 1, U1.lower())
     again = ask(service, book_request(2, U1.lower()))
     assert (again.id, again.seat.number) == (2, 1)
-    assert ask(service, request(id=3, stats=seat_pb2.Stats())).stats == seat_pb2.StatsReply(capacity=2, booked=1)
+    assert ask(service, request(id=3, stats=seat_pb2.Stats())).stats == seat_pb2.StatsReply(
+        capacity=2, booked=1
+    )
 
 
 def test_sold_out_cancel_and_rebook() -> None:

@@ -68,8 +68,9 @@ def _cpu_s(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-async def _load(host: str, port: int, connections: int, warmup_s: float, duration_s: float,
-                server_pid: int | None = None) -> dict[str, float]:
+async def _load(
+    host: str, port: int, connections: int, warmup_s: float, duration_s: float, server_pid: int | None = None
+) -> dict[str, float]:
     """Drive the server; req/s and the CPU of both sides (% of one core) over the measured window."""
     loop = asyncio.get_running_loop()
     counter = [0]
@@ -92,17 +93,31 @@ async def _load(host: str, port: int, connections: int, warmup_s: float, duratio
     m1, s1 = _cpu_s(me), _cpu_s(server) if server else 0.0
     for transport in transports:
         transport.close()
-    return {"rps": answers / elapsed, "loadgen_cpu_pct": 100 * (m1 - m0) / elapsed,
-            "server_cpu_pct": 100 * (s1 - s0) / elapsed}
+    return {
+        "rps": answers / elapsed,
+        "loadgen_cpu_pct": 100 * (m1 - m0) / elapsed,
+        "server_cpu_pct": 100 * (s1 - s0) / elapsed,
+    }
 
 
 def bench(backend: str, threads: int, args: argparse.Namespace) -> dict[str, float | str | int]:
     delay_ms = 0.0 if backend == "calibrate" else args.delay
-    with ServerProcess(backend, capacity=10_000_000, threads=threads, max_backlog=4096, delay_ms=delay_ms,
-                       log_dir=args.log_dir / backend) as server:
-        m = uvloop.run(_load(server.host, server.port, args.connections, args.warmup, args.duration, server.pid))
+    with ServerProcess(
+        backend,
+        capacity=10_000_000,
+        threads=threads,
+        max_backlog=4096,
+        delay_ms=delay_ms,
+        log_dir=args.log_dir / backend,
+    ) as server:
+        m = uvloop.run(
+            _load(server.host, server.port, args.connections, args.warmup, args.duration, server.pid)
+        )
     return {
-        "backend": backend, "threads": threads, "delay_ms": delay_ms, **m,
+        "backend": backend,
+        "threads": threads,
+        "delay_ms": delay_ms,
+        **m,
         # CPU per answer: more robust on a busy machine than req/s
         "server_cpu_us_per_req": m["server_cpu_pct"] / 100 * 1e6 / m["rps"] if m["rps"] else float("nan"),
     }
@@ -125,12 +140,16 @@ def main() -> None:
         threads = (args.tpool_threads or args.connections) if backend == "tpool" else args.loop_threads
         rows.append(bench(backend, threads, args))
     base = next((r["rps"] for r in rows if r["backend"] == "calibrate"), None)
-    print(f"{'backend':10} {'threads':>7} {'req/s':>9} {'/calibrate':>10} {'server cpu%':>11} "
-          f"{'cpu us/req':>10} {'loadgen cpu%':>12}")
+    print(
+        f"{'backend':10} {'threads':>7} {'req/s':>9} {'/calibrate':>10} {'server cpu%':>11} "
+        f"{'cpu us/req':>10} {'loadgen cpu%':>12}"
+    )
     for r in rows:
         ratio = f"{r['rps'] / base:.2f}" if base else "-"
-        print(f"{r['backend']:10} {r['threads']:>7} {r['rps']:>9.0f} {ratio:>10} "
-              f"{r['server_cpu_pct']:>11.0f} {r['server_cpu_us_per_req']:>10.1f} {r['loadgen_cpu_pct']:>12.0f}")
+        print(
+            f"{r['backend']:10} {r['threads']:>7} {r['rps']:>9.0f} {ratio:>10} "
+            f"{r['server_cpu_pct']:>11.0f} {r['server_cpu_us_per_req']:>10.1f} {r['loadgen_cpu_pct']:>12.0f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -38,8 +38,14 @@ def measure(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     """One backend at ``args.clients`` connections: the load summary's figures, CPU and memory."""
     delay = 0.0 if backend == "calibrate" else args.delay
     out = args.out / backend
-    with ServerProcess(backend, capacity=2 * args.clients, threads=1, max_backlog=16384, delay_ms=delay,
-                       log_dir=out / "server") as server:
+    with ServerProcess(
+        backend,
+        capacity=2 * args.clients,
+        threads=1,
+        max_backlog=16384,
+        delay_ms=delay,
+        log_dir=out / "server",
+    ) as server:
         proc = psutil.Process(server.pid)
         time.sleep(0.5)
         idle = _rss(proc)
@@ -60,10 +66,20 @@ def measure(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         cpu[0] = t.user + t.system
         wall0 = time.monotonic()
         try:
-            summary = run_load(LoadSpec(port=server.port, clients=args.clients, diversity=args.diversity,
-                                        mode="duration", duration_s=args.duration, warmup_s=args.warmup,
-                                        answer_wait_s=10.0, drain_s=2.0, timeout_s=30.0,
-                                        out_dir=out / "load"))
+            summary = run_load(
+                LoadSpec(
+                    port=server.port,
+                    clients=args.clients,
+                    diversity=args.diversity,
+                    mode="duration",
+                    duration_s=args.duration,
+                    warmup_s=args.warmup,
+                    answer_wait_s=10.0,
+                    drain_s=2.0,
+                    timeout_s=30.0,
+                    out_dir=out / "load",
+                )
+            )
         finally:
             stop.set()
             sampler.join()
@@ -73,16 +89,23 @@ def measure(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     rps = float(summary["throughput_rps"])
     server_cpu_pct = 100 * (cpu[1] - cpu[0]) / wall
     return {
-        "backend": backend, "delay_ms": delay, "clients": args.clients,
-        "rps": rps, "bound_rps": args.clients / (delay / 1000) if delay else None,
-        "connections": summary.get("connections"), "starved_clients": summary.get("starved_clients"),
-        "errors": summary.get("errors"), "unanswered": summary.get("unanswered"),
-        "p50_ms": summary["latency_ms"].get("p50"), "p99_ms": summary["latency_ms"].get("p99"),
+        "backend": backend,
+        "delay_ms": delay,
+        "clients": args.clients,
+        "rps": rps,
+        "bound_rps": args.clients / (delay / 1000) if delay else None,
+        "connections": summary.get("connections"),
+        "starved_clients": summary.get("starved_clients"),
+        "errors": summary.get("errors"),
+        "unanswered": summary.get("unanswered"),
+        "p50_ms": summary["latency_ms"].get("p50"),
+        "p99_ms": summary["latency_ms"].get("p99"),
         "server_cpu_pct": server_cpu_pct,  # over the whole load run (connect, warm-up, window, drain)
         "server_us_per_req": server_cpu_pct / 100 * 1e6 / rps if rps else None,
         "loadgen_cpu_pct": summary.get("loadgen_cpu_pct"),
         "loadgen_us_per_req": summary.get("loadgen_cpu_us_per_answer"),
-        "rss_idle_mib": idle / 2**20, "rss_peak_mib": peak[0] / 2**20,
+        "rss_idle_mib": idle / 2**20,
+        "rss_peak_mib": peak[0] / 2**20,
         "kib_per_connection": (peak[0] - idle) / args.clients / 1024,
     }
 
@@ -101,17 +124,21 @@ def main() -> None:
     rows = [measure(b, args) for b in args.backends.split(",")]
     base = next((r["rps"] for r in rows if r["backend"] == "calibrate"), None)
     print(f"{args.clients} connections; server and load generator share 2 cores")
-    print(f"{'backend':9} {'delay':>5} {'req/s':>8} {'/bound':>6} {'/calib':>6} {'conns':>6} {'starved':>7} "
-          f"{'errors':>6} {'p99 ms':>7} {'srv cpu%':>8} {'srv us/r':>8} {'lg cpu%':>7} {'lg us/r':>7} "
-          f"{'idle MiB':>8} {'peak MiB':>8} {'KiB/conn':>8}")
+    print(
+        f"{'backend':9} {'delay':>5} {'req/s':>8} {'/bound':>6} {'/calib':>6} {'conns':>6} {'starved':>7} "
+        f"{'errors':>6} {'p99 ms':>7} {'srv cpu%':>8} {'srv us/r':>8} {'lg cpu%':>7} {'lg us/r':>7} "
+        f"{'idle MiB':>8} {'peak MiB':>8} {'KiB/conn':>8}"
+    )
     for r in rows:
         bound = f"{r['rps'] / r['bound_rps']:.2f}" if r["bound_rps"] else "-"
         calib = f"{r['rps'] / base:.2f}" if base else "-"
-        print(f"{r['backend']:9} {r['delay_ms']:>5g} {r['rps']:>8.0f} {bound:>6} {calib:>6} {r['connections']!s:>6} "
-              f"{r['starved_clients']!s:>7} {r['errors']!s:>6} {r['p99_ms'] or float('nan'):>7.1f} "
-              f"{r['server_cpu_pct']:>8.0f} {r['server_us_per_req'] or float('nan'):>8.1f} "
-              f"{r['loadgen_cpu_pct'] or float('nan'):>7.0f} {r['loadgen_us_per_req'] or float('nan'):>7.1f} "
-              f"{r['rss_idle_mib']:>8.1f} {r['rss_peak_mib']:>8.1f} {r['kib_per_connection']:>8.2f}")
+        print(
+            f"{r['backend']:9} {r['delay_ms']:>5g} {r['rps']:>8.0f} {bound:>6} {calib:>6} {r['connections']!s:>6} "
+            f"{r['starved_clients']!s:>7} {r['errors']!s:>6} {r['p99_ms'] or float('nan'):>7.1f} "
+            f"{r['server_cpu_pct']:>8.0f} {r['server_us_per_req'] or float('nan'):>8.1f} "
+            f"{r['loadgen_cpu_pct'] or float('nan'):>7.0f} {r['loadgen_us_per_req'] or float('nan'):>7.1f} "
+            f"{r['rss_idle_mib']:>8.1f} {r['rss_peak_mib']:>8.1f} {r['kib_per_connection']:>8.2f}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

@@ -36,14 +36,50 @@ def main() -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     args.out.mkdir(parents=True, exist_ok=True)
     raw_path = args.out / f"loadgen-{args.backend}-{args.clients}.txt"
-    with ServerProcess(args.backend, capacity=10_000, threads=1, max_backlog=4096, delay_ms=args.delay,
-                       log_dir=args.out / "server") as server:
-        subprocess.run([py_spy, "record", "--subprocesses", "--format", "raw", "--rate", "250",
-                        "--nonblocking", "--output", str(raw_path), "--",
-                        sys.executable, "-m", "seatlab.client", "--port", str(server.port),
-                        "--clients", str(args.clients), "--diversity", "1", "--duration", f"{args.duration:g}",
-                        "--warmup", "1", "--mode", "duration", "--out-dir", str(args.out / "client"), "--no-progress"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with ServerProcess(
+        args.backend,
+        capacity=10_000,
+        threads=1,
+        max_backlog=4096,
+        delay_ms=args.delay,
+        log_dir=args.out / "server",
+    ) as server:
+        subprocess.run(
+            [
+                py_spy,
+                "record",
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--output",
+                str(raw_path),
+                "--",
+                sys.executable,
+                "-m",
+                "seatlab.client",
+                "--port",
+                str(server.port),
+                "--clients",
+                str(args.clients),
+                "--diversity",
+                "1",
+                "--duration",
+                f"{args.duration:g}",
+                "--warmup",
+                "1",
+                "--mode",
+                "duration",
+                "--out-dir",
+                str(args.out / "client"),
+                "--no-progress",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     summary = json.loads((args.out / "client" / "summary.json").read_text())
     keys = ("throughput_rps", "loadgen_cpu_pct", "loadgen_us_per_answer", "cpu_kernel_share")
     print({k: summary.get(k) for k in keys if k in summary} or sorted(summary))

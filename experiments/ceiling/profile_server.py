@@ -74,8 +74,14 @@ def main() -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     args.out.mkdir(parents=True, exist_ok=True)
     raw_path = args.out / f"{args.backend}-{args.connections}-d{args.delay:g}.txt"
-    with ServerProcess(args.backend, capacity=10_000_000, threads=1, max_backlog=4096, delay_ms=args.delay,
-                       log_dir=args.out / "server") as server:
+    with ServerProcess(
+        args.backend,
+        capacity=10_000_000,
+        threads=1,
+        max_backlog=4096,
+        delay_ms=args.delay,
+        log_dir=args.out / "server",
+    ) as server:
 
         async def drive() -> dict[str, float]:
             # connect and warm up (1 s) before py-spy starts; py-spy then samples the window
@@ -84,10 +90,25 @@ def main() -> None:
 
             def start_spy() -> None:
                 nonlocal spy
-                spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--format", "raw",
-                                        "--rate", str(args.rate), "--duration", f"{args.duration:g}",
-                                        "--nonblocking", "--output", str(raw_path)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                spy = subprocess.Popen(
+                    [
+                        py_spy,
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--format",
+                        "raw",
+                        "--rate",
+                        str(args.rate),
+                        "--duration",
+                        f"{args.duration:g}",
+                        "--nonblocking",
+                        "--output",
+                        str(raw_path),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
 
             loop.call_later(1.0, start_spy)  # warm-up in _load is 1.5 s
             result = await _load(server.host, server.port, args.connections, 1.5, args.duration, server.pid)
@@ -96,9 +117,11 @@ def main() -> None:
             return result
 
         m = uvloop.run(drive())
-    print(f"{args.backend}, {args.connections} connections, delay {args.delay:g} ms: {m['rps']:.0f} req/s, "
-          f"server cpu {m['server_cpu_pct']:.0f}%, load generator cpu {m['loadgen_cpu_pct']:.0f}% "
-          f"(server and load generator share 2 cores; py-spy samples cost some too)")
+    print(
+        f"{args.backend}, {args.connections} connections, delay {args.delay:g} ms: {m['rps']:.0f} req/s, "
+        f"server cpu {m['server_cpu_pct']:.0f}%, load generator cpu {m['loadgen_cpu_pct']:.0f}% "
+        f"(server and load generator share 2 cores; py-spy samples cost some too)"
+    )
     print(summarize(raw_path.read_text(), args.top))
 
 

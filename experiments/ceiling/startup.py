@@ -24,8 +24,23 @@ def time_to_ready(backend: str, db_dir: Path) -> float:
     """Seconds from spawn to the READY line (the process is then stopped and reaped)."""
     db = db_dir / f"{backend}.csv"
     db.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "seatlab.server", "--backend", backend, "--port", "0", "--capacity", "5000",
-           "--delay", "50", "--threads", "2", "--db-path", str(db)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "seatlab.server",
+        "--backend",
+        backend,
+        "--port",
+        "0",
+        "--capacity",
+        "5000",
+        "--delay",
+        "50",
+        "--threads",
+        "2",
+        "--db-path",
+        str(db),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:

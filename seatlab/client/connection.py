@@ -261,7 +261,7 @@ class Client(asyncio.Protocol):
                     self.abort("protocol", f"Seat {a} for uuid {b!r}, asked for {self.uuid}")
                     return
                 recorded = SEAT
-            elif k == SOLD_OUT or k == ERROR:
+            elif k in (SOLD_OUT, ERROR):
                 recorded = k
             else:
                 self.abort("protocol", f"answer kind {k} to a Book")

@@ -77,6 +77,6 @@ def percentile_rows(h: HdrHistogram) -> list[tuple[float, float]]:
 def histogram_from_counts(values_us: Iterable[int], counts: Iterable[int]) -> HdrHistogram:
     """A histogram of ``count`` occurrences of each value (us)."""
     h = new_histogram()
-    for value, count in zip(values_us, counts):
+    for value, count in zip(values_us, counts, strict=False):
         h.record_value(min(max(int(value), LOWEST_US), HIGHEST_US), int(count))
     return h

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import platform
-import socket
-import sys
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram
+from seatlab.files import write_atomic
 
 SCHEMA_VERSION = 1
 # summary.json history:
@@ -30,41 +26,6 @@ CLIENT_COLUMNS = (
     "client", "process", "answers", "seats", "sold_out", "released", "errors",
     "first_answer_s", "last_answer_s", "first_sold_out_s",
 )  # fmt: skip
-
-
-def machine_info() -> dict[str, Any]:
-    """Where the run happened: CPU, cores, Python, platform, package versions, host."""
-    model = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions: dict[str, str | None] = {}
-    for package in ("seatlab", "uvloop", "protobuf", "hdrhistogram", "numpy"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    try:
-        import psutil
-
-        physical = psutil.cpu_count(logical=False)
-    except Exception:  # noqa: BLE001 -- machine info is best effort
-        physical = None
-    return {
-        "hostname": socket.gethostname(),
-        "cpu_model": model,
-        "cpu_count": os.cpu_count(),
-        "cpu_physical_cores": physical,
-        "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "packages": versions,
-    }
 
 
 def jain_index(values: list[int]) -> float | None:
@@ -89,9 +50,7 @@ def write_outputs(
         dict_writer.writeheader()
         for row in rows:
             dict_writer.writerow({k: ("" if row[k] is None else row[k]) for k in CLIENT_COLUMNS})
-    tmp = out_dir / (SUMMARY_FILE + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out_dir / SUMMARY_FILE)
+    write_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=False) + "\n")
 
 
 def created_at() -> str:

@@ -14,6 +14,7 @@ outputs. Every process it started is joined, or terminated and killed.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from seatlab.client.audit import audit_duration, audit_sellout
 from seatlab.client.probe import NotStatsError, read_stats
 from seatlab.client.spec import AuditError, LoadError, LoadSpec
 from seatlab.client.worker import ERROR_KINDS, WorkerPlan
+from seatlab.machine import machine_info
 
 SATURATED_PCT = 85.0
 """A load process above this share of one core may be the bottleneck, not the server."""
@@ -191,10 +193,8 @@ class _Run:
     def _send(self, message: tuple[Any, ...]) -> None:
         for i, conn in enumerate(self.pipes):
             if i not in self.results:
-                try:
+                with contextlib.suppress(OSError):
                     conn.send(message)
-                except OSError:
-                    pass
 
     def _main_loop(self) -> None:
         spec = self.spec
@@ -211,7 +211,7 @@ class _Run:
             if spec.mode == "duration" and self.window is None and now >= warm_end:
                 start = None
                 if len(self.all_answered) == n:
-                    start = max(warm_end, max(self.all_answered.values()))
+                    start = max(warm_end, *self.all_answered.values())
                 elif now >= warm_end + int(spec.answer_wait_s * 1e9):
                     start = now
                 if start is not None:
@@ -237,10 +237,8 @@ class _Run:
     def cleanup(self) -> None:
         """Join every load process; terminate and kill any that does not end."""
         for conn in self.pipes:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
         for proc in self.procs:
             try:
                 proc.wait(timeout=5)
@@ -425,7 +423,7 @@ def summarize(
         "clients_file": report.CLIENTS_FILE,
         "percentiles_file": report.PERCENTILES_FILE,
         "warnings": warnings,
-        "machine": report.machine_info(),
+        "machine": machine_info(),
         "params": {
             **spec.as_params(),
             "loop": "closed" if spec.rate is None else "open",

@@ -16,6 +16,7 @@ counts, errors, unanswered requests and the seats confirmed to its clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -322,8 +323,10 @@ class LoadWorker:
         # server: a second uuid confirmed the same seat in that span is a double booking.
         other = self.holder.get(number)
         if other is not None and other != c.uuid:
-            self.violation(f"seat {number} confirmed to uuid {c.uuid} while uuid {other} still held it "
-                           "(its Cancel not yet sent): double booking")
+            self.violation(
+                f"seat {number} confirmed to uuid {c.uuid} while uuid {other} still held it "
+                "(its Cancel not yet sent): double booking"
+            )
         self.holder[number] = c.uuid
 
     def on_cancel_sent(self, uuid: str) -> None:
@@ -385,10 +388,10 @@ class LoadWorker:
         last: list[float | None] = [None] * n
         if len(who):
             ids, idx = np.unique(who, return_index=True)
-            for i, j in zip(ids.tolist(), idx.tolist()):
+            for i, j in zip(ids.tolist(), idx.tolist(), strict=False):
                 first[i] = (int(t[j]) - self.t0) / 1e9
             ids, idx = np.unique(who[::-1], return_index=True)
-            for i, j in zip(ids.tolist(), idx.tolist()):
+            for i, j in zip(ids.tolist(), idx.tolist(), strict=False):
                 last[i] = (int(t[len(t) - 1 - j]) - self.t0) / 1e9
         rows = []
         for i, c in enumerate(self.clients):
@@ -472,13 +475,11 @@ def worker_main(control: Connection) -> None:
         # (thousands of clients) would fail half-sent with EAGAIN
         os.set_blocking(control.fileno(), True)
         control.send(("result", result))
-    except BaseException as exc:  # noqa: BLE001 -- whatever it was, the parent must hear of it
-        try:
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             control.send(
                 ("error", f"load process {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             )
-        except OSError:
-            pass
     finally:
         if loop is not None:
             loop.close()

@@ -14,12 +14,26 @@ from seatlab.report.plots import draw_all, machine_text, params_text
 from seatlab.runner.results import REPORT_MD
 
 TABLE_COLUMNS = [
-    ("series", "series"), ("clients", "clients"), ("throughput_rps", "req/s"), ("bound_rps", "bound req/s"),
-    ("efficiency", "efficiency"), ("sellout_s", "sell-out s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
-    ("p999_ms", "p99.9 ms"), ("max_ms", "max ms"), ("errors", "errors"), ("unanswered", "unanswered"),
-    ("starved_clients", "starved"), ("fairness", "fairness"), ("server_cpu_pct", "server CPU %"),
-    ("server_rss_mib", "server RSS MiB"), ("loadgen_cpu_pct", "loadgen CPU %"),
-    ("server_us_per_req", "server CPU us/req"), ("loadgen_us_per_req", "loadgen CPU us/req"), ("status", "status"),
+    ("series", "series"),
+    ("clients", "clients"),
+    ("throughput_rps", "req/s"),
+    ("bound_rps", "bound req/s"),
+    ("efficiency", "efficiency"),
+    ("sellout_s", "sell-out s"),
+    ("p50_ms", "p50 ms"),
+    ("p99_ms", "p99 ms"),
+    ("p999_ms", "p99.9 ms"),
+    ("max_ms", "max ms"),
+    ("errors", "errors"),
+    ("unanswered", "unanswered"),
+    ("starved_clients", "starved"),
+    ("fairness", "fairness"),
+    ("server_cpu_pct", "server CPU %"),
+    ("server_rss_mib", "server RSS MiB"),
+    ("loadgen_cpu_pct", "loadgen CPU %"),
+    ("server_us_per_req", "server CPU us/req"),
+    ("loadgen_us_per_req", "loadgen CPU us/req"),
+    ("status", "status"),
 ]
 
 
@@ -40,7 +54,9 @@ def _cell(value: Any, key: str = "") -> str:
     if key in _COUNTS and isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, float):
-        return f"{value:.2f}" if abs(value) < 10 else f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return (
+            f"{value:.2f}" if abs(value) < 10 else f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+        )
     return str(value).replace("|", "/")
 
 
@@ -61,8 +77,7 @@ def render(results: Results, plots: list[Path]) -> str:
     out = [f"# {title}: {results.directory.name}", ""]
     command = meta.get("command")
     if command:
-        out += ["Command:", "",
-                "```", "python -m seatlab " + " ".join(command[1:]), "```", ""]
+        out += ["Command:", "", "```", "python -m seatlab " + " ".join(command[1:]), "```", ""]
     out += ["## Parameters", "", params_text(frame) if len(frame) else "(no points)", ""]
     if results.kind == "sweep":
         out += ["## Jobs", ""]
@@ -73,15 +88,21 @@ def render(results: Results, plots: list[Path]) -> str:
     out += ["## Machine", "", machine_text(meta)]
     machine = meta.get("machine") or {}
     if machine:
-        out.append(f"Memory {machine.get('memory_gib')} GiB, Python {machine.get('python')}, {machine.get('platform')}.")
+        out.append(
+            f"Memory {machine.get('memory_gib')} GiB, Python {machine.get('python')}, {machine.get('platform')}."
+        )
     versions = meta.get("versions") or {}
     if versions:
         out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + ".")
     git = meta.get("git") or {}
     if git:
-        out.append(f"Commit {git.get('commit', '?')[:12]}{' (with local changes)' if git.get('dirty') else ''}.")
+        out.append(
+            f"Commit {git.get('commit', '?')[:12]}{' (with local changes)' if git.get('dirty') else ''}."
+        )
     out += ["", "## Findings", ""]
-    out += [f"- {line}" for line in findings(results.ok, frame)] if len(frame) else ["- no points were measured"]
+    out += (
+        [f"- {line}" for line in findings(results.ok, frame)] if len(frame) else ["- no points were measured"]
+    )
     out += ["", "## Points", "", table(frame) if len(frame) else "(none)", ""]
     if plots:
         out += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]

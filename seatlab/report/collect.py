@@ -59,9 +59,13 @@ def load_results(directory: Path) -> Results:
         return _sweep(directory, job_dirs)
     if (directory / COMBINED_CSV).is_file():
         frame = read_points(directory / COMBINED_CSV)
-        jobs = [JobResult(str(label), "", "ok", "", int(n)) for label, n in frame.groupby("job").size().items()]
+        jobs = [
+            JobResult(str(label), "", "ok", "", int(n)) for label, n in frame.groupby("job").size().items()
+        ]
         return Results("sweep", directory, add_series(frame), _metadata(directory), jobs)
-    raise ResultsNotFound(f"{directory}: no {POINTS_CSV} (a run) and no job folders or {COMBINED_CSV} (a multirun)")
+    raise ResultsNotFound(
+        f"{directory}: no {POINTS_CSV} (a run) and no job folders or {COMBINED_CSV} (a multirun)"
+    )
 
 
 def _job_order(path: Path) -> tuple[int, str]:
@@ -98,8 +102,10 @@ def job_labels(job_dirs: list[Path]) -> dict[Path, str]:
     """Label each job by what was swept: the overrides that differ between jobs (all of them for one job)."""
     overrides = {job_dir: job_overrides(job_dir) for job_dir in job_dirs}
     shared = set.intersection(*(set(o) for o in overrides.values())) if len(job_dirs) > 1 else set()
-    return {job_dir: " ".join(o for o in items if o not in shared) or job_dir.name
-            for job_dir, items in overrides.items()}
+    return {
+        job_dir: " ".join(o for o in items if o not in shared) or job_dir.name
+        for job_dir, items in overrides.items()
+    }
 
 
 def _job_status(job_dir: Path, label: str, points: int) -> JobResult:

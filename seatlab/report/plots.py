@@ -23,18 +23,29 @@ from seatlab.report.collect import Results, constant_params
 
 CEILING_BACKEND = "calibrate"
 _PARAM_TEXT = {
-    "delay_ms": "delay {:g} ms", "threads": "threads {:g}", "capacity": "capacity {:g}", "mode": "{} mode",
-    "duration_s": "{:g} s windows", "diversity": "diversity {:g}", "connect": "{} connections",
+    "delay_ms": "delay {:g} ms",
+    "threads": "threads {:g}",
+    "capacity": "capacity {:g}",
+    "mode": "{} mode",
+    "duration_s": "{:g} s windows",
+    "diversity": "diversity {:g}",
+    "connect": "{} connections",
 }
 
 
 def params_text(frame: pd.DataFrame) -> str:
     params = constant_params(frame)
-    parts = [_PARAM_TEXT[key].format(value) for key, value in params.items()
-             if key in _PARAM_TEXT and not (isinstance(value, float) and math.isnan(value))]
+    parts = [
+        _PARAM_TEXT[key].format(value)
+        for key, value in params.items()
+        if key in _PARAM_TEXT and not (isinstance(value, float) and math.isnan(value))
+    ]
     rate = params.get("rate")
-    parts.append("closed loop" if rate is None or (isinstance(rate, float) and math.isnan(rate))
-                 else f"open loop {rate:g} req/s")
+    parts.append(
+        "closed loop"
+        if rate is None or (isinstance(rate, float) and math.isnan(rate))
+        else f"open loop {rate:g} req/s"
+    )
     return ", ".join(parts)
 
 
@@ -42,7 +53,9 @@ def machine_text(metadata: dict[str, Any]) -> str:
     machine = metadata.get("machine") or {}
     if not machine:
         return "machine unknown"
-    return f"{machine.get('cpu_model', '?')} - server and load generator share {machine.get('cores', '?')} cores"
+    return (
+        f"{machine.get('cpu_model', '?')} - server and load generator share {machine.get('cores', '?')} cores"
+    )
 
 
 def _title(ax: Axes, what: str, results: Results, frame: pd.DataFrame) -> None:
@@ -80,7 +93,9 @@ def plot_throughput(results: Results, path: Path) -> Path:
     for i, (name, frame) in enumerate(_series_frames(ok)):
         if (frame["backend"] == CEILING_BACKEND).all():
             line = _median(frame, "throughput_rps")
-            ax.plot(line.index, line.values, ":", color="black", marker="s", label=f"machine ceiling ({name})")
+            ax.plot(
+                line.index, line.values, ":", color="black", marker="s", label=f"machine ceiling ({name})"
+            )
             if len(line) == 1 or ok["clients"].nunique() > len(line):
                 ax.axhline(line.max(), color="black", linestyle=":", linewidth=0.8)
             continue
@@ -91,12 +106,28 @@ def plot_throughput(results: Results, path: Path) -> Path:
         if "starved_clients" in frame:
             starved = frame.groupby("clients")["starved_clients"].median()
             for clients, count in starved[starved > 0].items():
-                ax.annotate(f"{int(count)}/{int(clients)} starved", (clients, line[clients]), textcoords="offset points",
-                            xytext=(0, -14), ha="center", fontsize=7, color=color)
+                ax.annotate(
+                    f"{int(count)}/{int(clients)} starved",
+                    (clients, line[clients]),
+                    textcoords="offset points",
+                    xytext=(0, -14),
+                    ha="center",
+                    fontsize=7,
+                    color=color,
+                )
         bound = _median(frame, "bound_rps").dropna()
         if len(bound):
             bounded = True
-            ax.plot(bound.index, bound.values, "--", marker="_", markersize=14, color=color, alpha=0.8, label=f"{name}: Little's law bound")
+            ax.plot(
+                bound.index,
+                bound.values,
+                "--",
+                marker="_",
+                markersize=14,
+                color=color,
+                alpha=0.8,
+                label=f"{name}: Little's law bound",
+            )
     if len(ok) and ok["throughput_rps"].max() / max(1e-9, ok["throughput_rps"].min()) > 30:
         ax.set_yscale("log")
     _log_x(ax, ok)
@@ -125,7 +156,7 @@ def plot_latency(results: Results, path: Path) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(14, 5), sharey=True)
     delays = ok["delay_ms"].dropna().unique() if "delay_ms" in ok else []
     values: list[float] = []
-    for ax, (column, name) in zip(axes, percentiles):
+    for ax, (column, name) in zip(axes, percentiles, strict=False):
         for series, frame in _series_frames(ok):
             line = _median(frame, column).dropna()
             values.extend(float(v) for v in line.values)
@@ -138,9 +169,15 @@ def plot_latency(results: Results, path: Path) -> Path:
     axes[0].set_ylabel(f"latency ({_latency_scale(axes, values)})")
     if "starved_clients" in ok and (ok["starved_clients"].fillna(0) > 0).any():
         starving = sorted({str(b) for b in ok.loc[ok["starved_clients"].fillna(0) > 0, "backend"]})
-        fig.text(0.5, 0.005, f"{', '.join(starving)}: percentiles of the clients served; starved clients "
-                 "(never answered in the window) are not in them: see the throughput plot and unanswered",
-                 ha="center", fontsize=8, color="dimgray")
+        fig.text(
+            0.5,
+            0.005,
+            f"{', '.join(starving)}: percentiles of the clients served; starved clients "
+            "(never answered in the window) are not in them: see the throughput plot and unanswered",
+            ha="center",
+            fontsize=8,
+            color="dimgray",
+        )
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Latency vs clients\n{params_text(ok)}\n{machine_text(results.metadata)}", fontsize=9)
     return _save(fig, path)
@@ -160,7 +197,7 @@ def plot_sellout(results: Results, path: Path) -> Path | None:
         xs = range(len(names))
         ax.bar([x - 0.2 for x in xs], measured, width=0.4, label="measured")
         ax.bar([x + 0.2 for x in xs], predicted, width=0.4, label="Little's law: capacity / bound", alpha=0.6)
-        for x, value in zip(xs, measured):
+        for x, value in zip(xs, measured, strict=False):
             ax.annotate(f"{value:.1f} s", (x - 0.2, value), ha="center", va="bottom", fontsize=8)
         ax.set_xticks(list(xs), names)
         ax.set_xlabel(f"backend ({int(ok['clients'].iloc[0])} clients)")
@@ -169,7 +206,13 @@ def plot_sellout(results: Results, path: Path) -> Path | None:
             line = _median(frame, "sellout_s")
             (drawn,) = ax.plot(line.index, line.values, "-o", label=f"{name}: measured")
             predicted = _median(frame, "predicted_sellout_s").dropna()
-            ax.plot(predicted.index, predicted.values, "--", color=drawn.get_color(), label=f"{name}: Little's law")
+            ax.plot(
+                predicted.index,
+                predicted.values,
+                "--",
+                color=drawn.get_color(),
+                label=f"{name}: Little's law",
+            )
         ax.set_yscale("log")
         _log_x(ax, ok)
     ax.set_ylabel("time to sell every seat (s)")
@@ -182,7 +225,9 @@ def plot_cpu(results: Results, path: Path) -> Path:
     ok = results.ok
     fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True)
     cores = (results.metadata.get("machine") or {}).get("cores")
-    for ax, (column, name) in zip(axes, [("server_cpu_pct", "server"), ("loadgen_cpu_pct", "load generator")]):
+    for ax, (column, name) in zip(
+        axes, [("server_cpu_pct", "server"), ("loadgen_cpu_pct", "load generator")], strict=False
+    ):
         for series, frame in _series_frames(ok):
             line = _median(frame, column).dropna()
             ax.plot(line.index, line.values, "-o", label=series)
@@ -200,10 +245,12 @@ def draw_all(results: Results, directory: Path) -> list[Path]:
     """Every plot that has data; returns the files written."""
     if results.ok.empty:
         return []
-    drawn = [plot_throughput(results, directory / "throughput.png"),
-             plot_latency(results, directory / "latency.png"),
-             plot_sellout(results, directory / "sellout.png"),
-             plot_cpu(results, directory / "cpu.png")]
+    drawn = [
+        plot_throughput(results, directory / "throughput.png"),
+        plot_latency(results, directory / "latency.png"),
+        plot_sellout(results, directory / "sellout.png"),
+        plot_cpu(results, directory / "cpu.png"),
+    ]
     return [path for path in drawn if path is not None]
 
 

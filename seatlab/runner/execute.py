@@ -25,8 +25,9 @@ from seatlab.runner.schema import Bound, Mode, RunSettings
 
 def point_params(point: SweepPoint, settings: RunSettings) -> dict[str, Any]:
     """The row's parameter columns and Little's law's bound for them."""
-    bound = bound_rps(point.backend.bound, point.clients, settings.threads, settings.delay_ms,
-                      offered_rps(settings))
+    bound = bound_rps(
+        point.backend.bound, point.clients, settings.threads, settings.delay_ms, offered_rps(settings)
+    )
     predicted = settings.capacity / bound if settings.mode is Mode.sellout and bound > 0 else math.nan
     return {
         "point": point.index,
@@ -70,7 +71,7 @@ def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict
     started = time.monotonic()
     try:
         summary, usage, exit_code = _measure(point, settings, point_dir)
-    except Exception as exc:  # noqa: BLE001 - any failure of a point is recorded, the sweep goes on
+    except Exception as exc:
         reason = _reason(exc) + _log_hint(point_dir)
         row.update(status="failed", reason=reason, elapsed_s=time.monotonic() - started)
         write_json({"status": "failed", "reason": row["reason"]}, point_dir / "point.json")
@@ -85,7 +86,9 @@ def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict
     return row
 
 
-def _measure(point: SweepPoint, settings: RunSettings, point_dir: Path) -> tuple[dict[str, Any], ServerUsage, int]:
+def _measure(
+    point: SweepPoint, settings: RunSettings, point_dir: Path
+) -> tuple[dict[str, Any], ServerUsage, int]:
     # Imported here so the config, plots and reports work without the server and client packages.
     from seatlab.client import LoadSpec, run_load
     from seatlab.server.process import ServerProcess
@@ -142,7 +145,9 @@ def cpu_per_request(row: dict[str, Any]) -> dict[str, float]:
     out = {}
     for side in ("server", "loadgen"):
         pct = row.get(f"{side}_cpu_pct")
-        out[f"{side}_us_per_req"] = pct / 100 * 1e6 / rate if rate > 0 and pct is not None and not math.isnan(pct) else math.nan
+        out[f"{side}_us_per_req"] = (
+            pct / 100 * 1e6 / rate if rate > 0 and pct is not None and not math.isnan(pct) else math.nan
+        )
     return out
 
 

@@ -48,8 +48,15 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     try:
         settings = RunSettings.from_config(cfg)
     except ConfigError as exc:
-        write_json({"schema_version": SCHEMA_VERSION, "status": "failed", "reason": f"config error: {exc}",
-                    "overrides": overrides}, out_dir / JOB_JSON)
+        write_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "status": "failed",
+                "reason": f"config error: {exc}",
+                "overrides": overrides,
+            },
+            out_dir / JOB_JSON,
+        )
         if multirun:
             print(f"seatlab: job {hydra_cfg.job.num} not run: config error: {exc}", file=sys.stderr)
             return {"status": "failed"}
@@ -60,13 +67,22 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(config, dict)
     write_json(run_metadata({str(k): v for k, v in config.items()}, overrides), out_dir / METADATA_JSON)
-    write_json({"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON)
+    write_json(
+        {"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON
+    )
     try:
         rows = run_points(settings, out_dir)
     except KeyboardInterrupt:
         # the point's server is already stopped (ServerProcess); keep and report what was measured
-        write_json({"schema_version": SCHEMA_VERSION, "status": "failed", "reason": "interrupted (Ctrl-C)",
-                    "overrides": overrides}, out_dir / JOB_JSON)
+        write_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "status": "failed",
+                "reason": "interrupted (Ctrl-C)",
+                "overrides": overrides,
+            },
+            out_dir / JOB_JSON,
+        )
         if (out_dir / POINTS_CSV).is_file():
             from seatlab.report.build import build_report
 
@@ -77,16 +93,28 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     FAILED_POINTS.extend(f"{out_dir.name}/{row['point_dir']}" for row in failed)
     status = "ok" if not failed else ("failed" if len(failed) == len(rows) else "partial")
     reason = "; ".join(f"{row['point_dir']}: {row['reason']}" for row in failed)[:2000]
-    write_json({"schema_version": SCHEMA_VERSION, "status": status, "reason": reason, "overrides": overrides,
-                "points": len(rows), "failed_points": len(failed)}, out_dir / JOB_JSON)
+    write_json(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "status": status,
+            "reason": reason,
+            "overrides": overrides,
+            "points": len(rows),
+            "failed_points": len(failed),
+        },
+        out_dir / JOB_JSON,
+    )
     from seatlab.report.build import build_report
 
     try:
         build_report(out_dir)
     except Exception as exc:  # the measurements are saved; a plotting bug must not lose them
         log.exception("report failed")
-        print(f"seatlab: drawing the report failed ({exc}); the points are in {out_dir / POINTS_CSV}; "
-              f"retry with: python -m seatlab.report {out_dir}", file=sys.stderr)
+        print(
+            f"seatlab: drawing the report failed ({exc}); the points are in {out_dir / POINTS_CSV}; "
+            f"retry with: python -m seatlab.report {out_dir}",
+            file=sys.stderr,
+        )
     print(f"seatlab: {len(rows) - len(failed)}/{len(rows)} points ok; results in {out_dir}", file=sys.stderr)
     return {"status": status, "out_dir": str(out_dir)}
 

@@ -33,8 +33,13 @@ def _own_stderr() -> TextIO:
 class Progress:
     """Counts finished points; ETA = mean time per finished point x points left."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24,
-                 weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        width: int = 24,
+        weights: Sequence[float] | None = None,
+    ) -> None:
         """`weights`: each point's expected length (any unit); the ETA scales the time per unit of weight."""
         self.total = total
         self.weights = list(weights) if weights is not None else [1.0] * total

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from seatlab.files import write_atomic
+
 SCHEMA_VERSION = 1
 
 POINTS_CSV = "points.csv"
@@ -23,13 +25,49 @@ JOB_JSON = "job.json"
 REPORT_MD = "report.md"
 
 COLUMNS = [
-    "job", "point", "repetition", "backend", "threads", "delay_ms", "capacity", "clients", "mode",
-    "diversity", "rate", "connect", "duration_s",
-    "throughput_rps", "bookings_rps", "bound_rps", "efficiency", "ceiling_ratio", "predicted_sellout_s", "sellout_s",
-    "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
-    "answers", "errors", "unanswered", "starved_clients", "fairness", "reconnects",
-    "server_cpu_pct", "server_rss_mib", "loadgen_cpu_pct", "server_us_per_req", "loadgen_us_per_req", "loadgen_saturated", "server_exit",
-    "elapsed_s", "status", "reason", "point_dir",
+    "job",
+    "point",
+    "repetition",
+    "backend",
+    "threads",
+    "delay_ms",
+    "capacity",
+    "clients",
+    "mode",
+    "diversity",
+    "rate",
+    "connect",
+    "duration_s",
+    "throughput_rps",
+    "bookings_rps",
+    "bound_rps",
+    "efficiency",
+    "ceiling_ratio",
+    "predicted_sellout_s",
+    "sellout_s",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "mean_ms",
+    "answers",
+    "errors",
+    "unanswered",
+    "starved_clients",
+    "fairness",
+    "reconnects",
+    "server_cpu_pct",
+    "server_rss_mib",
+    "loadgen_cpu_pct",
+    "server_us_per_req",
+    "loadgen_us_per_req",
+    "loadgen_saturated",
+    "server_exit",
+    "elapsed_s",
+    "status",
+    "reason",
+    "point_dir",
 ]
 
 
@@ -101,9 +139,7 @@ def read_points(path: Path) -> pd.DataFrame:
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -42,7 +43,9 @@ class ServerSampler:
         self._thread.join()
         seconds = time.monotonic() - self._t0
         cpu1 = self._cpu_seconds()
-        cpu_pct = 100.0 * (cpu1 - self._cpu0) / seconds if seconds > 0 and not math.isnan(cpu1) else float("nan")
+        cpu_pct = (
+            100.0 * (cpu1 - self._cpu0) / seconds if seconds > 0 and not math.isnan(cpu1) else float("nan")
+        )
         rss = self.peak_rss / 2**20 if self.peak_rss else float("nan")
         return ServerUsage(cpu_pct=cpu_pct, peak_rss_mib=rss, seconds=seconds)
 
@@ -54,10 +57,8 @@ class ServerSampler:
         return times.user + times.system
 
     def _sample_rss(self) -> None:
-        try:
+        with contextlib.suppress(psutil.Error):
             self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
-        except psutil.Error:
-            pass
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -89,7 +89,9 @@ class SeatlabConfig:
     mode: Mode = Mode.duration
     duration: float = 3.0  # s, measured window (duration mode)
     warmup: float = 0.5  # s before the window (duration mode)
-    answer_wait: float = 0.5  # s after warmup to wait for every connection's first answer (starved ones never come)
+    answer_wait: float = (
+        0.5  # s after warmup to wait for every connection's first answer (starved ones never come)
+    )
     drain: float = 0.5  # s to wait for answers still due after the run stops issuing requests
     diversity: int = 2  # load-generator processes (at most one per client)
     rate: float | None = None  # bookings/s in total; null = closed loop
@@ -149,7 +151,9 @@ class RunSettings:
         clients = _clients(cfg.clients)
         _at_least("capacity", cfg.capacity, 1)
         if cfg.capacity > MAX_CAPACITY:
-            raise ConfigError("capacity", f"must be <= {MAX_CAPACITY} (seat numbers are uint32), got {cfg.capacity}")
+            raise ConfigError(
+                "capacity", f"must be <= {MAX_CAPACITY} (seat numbers are uint32), got {cfg.capacity}"
+            )
         _at_least("delay", cfg.delay, 0)
         _at_least("threads", cfg.threads, 1)
         _at_least("duration", cfg.duration, 0.01)
@@ -167,7 +171,9 @@ class RunSettings:
         elif Schedule(cfg.schedule) is Schedule.poisson:
             raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
         if Mode(cfg.mode) is Mode.sellout and any(b.bound is Bound.none for b in backends):
-            raise ConfigError("backend", "the calibration target never sells out (it books nothing): use mode=duration")
+            raise ConfigError(
+                "backend", "the calibration target never sells out (it books nothing): use mode=duration"
+            )
         return cls(
             backends=backends,
             capacity=int(cfg.capacity),
@@ -203,12 +209,16 @@ def _at_least(key: str, value: float, low: float) -> None:
 
 def _backends(node: Any) -> tuple[BackendChoice, ...]:
     if not isinstance(node, DictConfig) or len(node) == 0:
-        raise ConfigError("backend", "choose at least one backend, e.g. backend=tpool or backend=[tpool,coro]")
+        raise ConfigError(
+            "backend", "choose at least one backend, e.g. backend=tpool or backend=[tpool,coro]"
+        )
     choices = []
     for name, settings in node.items():
         if name not in KNOWN_BACKENDS:
             raise ConfigError("backend", f"unknown backend {name!r}; known: {', '.join(KNOWN_BACKENDS)}")
-        choices.append(BackendChoice(name=str(name), label=settings.label or str(name), bound=Bound(settings.bound)))
+        choices.append(
+            BackendChoice(name=str(name), label=settings.label or str(name), bound=Bound(settings.bound))
+        )
     return tuple(choices)
 
 

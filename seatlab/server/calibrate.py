@@ -28,6 +28,7 @@ FIXED_UUID = "00000000-0000-4000-8000-000000000001"
 FIXED_ANSWER = seat_frame(1, 1, FIXED_UUID)
 """The one answer calibrate sends, for every frame."""
 
+
 def count_frames(buf: bytes) -> tuple[int, int, bytes | None]:
     """(whole frames in ``buf``, bytes they take, an Error frame if the next length is malformed)."""
     pos = 0
@@ -49,13 +50,27 @@ def count_frames(buf: bytes) -> tuple[int, int, bytes | None]:
                 length |= (byte & 0x7F) << shift
                 shift += 7
                 if length > MAX_FRAME:
-                    return n, pos, error_frame(0, ErrorCode.FRAME_TOO_LARGE,
-                                               f"frame length exceeds the limit of {MAX_FRAME} bytes")
+                    return (
+                        n,
+                        pos,
+                        error_frame(
+                            0,
+                            ErrorCode.FRAME_TOO_LARGE,
+                            f"frame length exceeds the limit of {MAX_FRAME} bytes",
+                        ),
+                    )
                 if byte < 0x80:
                     break
                 if i - pos >= 5:
-                    return n, pos, error_frame(0, ErrorCode.BAD_FRAME,
-                                               "length prefix: varint byte 5 still has the continuation bit set")
+                    return (
+                        n,
+                        pos,
+                        error_frame(
+                            0,
+                            ErrorCode.BAD_FRAME,
+                            "length prefix: varint byte 5 still has the continuation bit set",
+                        ),
+                    )
             stop = i + length
         if stop > end:
             break
@@ -111,7 +126,9 @@ class _CalibrateServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self, sock: socket.socket) -> None:
-        self._server = await self.loop.create_server(lambda: _Calibrator(self), sock=sock, backlog=self.backlog)
+        self._server = await self.loop.create_server(
+            lambda: _Calibrator(self), sock=sock, backlog=self.backlog
+        )
 
     def begin_shutdown(self) -> None:
         self.stopping = True

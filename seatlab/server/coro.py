@@ -155,8 +155,9 @@ class CoroServer:
             self.connections.discard(conn)
             writer.close()
 
-    async def _serve_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                              conn: _Connection) -> None:
+    async def _serve_requests(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection
+    ) -> None:
         decoder = FrameDecoder()
         handle = self.service.handle
         needs_commit = self.service.needs_commit

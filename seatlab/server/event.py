@@ -67,7 +67,9 @@ class _LoopState:
         self._deferred: list[tuple[_Connection, bytes, list[bytes], bytes]] = []
 
     async def start(self, sock: socket.socket) -> None:
-        self._server = await self.loop.create_server(lambda: _Connection(self), sock=sock, backlog=self.backlog)
+        self._server = await self.loop.create_server(
+            lambda: _Connection(self), sock=sock, backlog=self.backlog
+        )
 
     def begin_shutdown(self) -> None:
         self.stopping = True
@@ -118,8 +120,9 @@ class _LoopState:
                     try:
                         self.service.commit()  # one fsync for the whole batch, before any answer is sent
                     except Exception as exc:
-                        log.exception("commit of the db file failed: %d requests answered INTERNAL",
-                                      len(released))
+                        log.exception(
+                            "commit of the db file failed: %d requests answered INTERNAL", len(released)
+                        )
                         released = [(c, p, failed_commit_answers([p], exc)) for c, p, _ in released]
                 for conn, _, answer in released:
                     conn.answered(answer)
@@ -182,7 +185,9 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.decoder = FrameDecoder()
         self.handle = state.handle
-        self.clean = state.hot  # hot path and nothing buffered: a read that is one whole frame skips the decoder
+        self.clean = (
+            state.hot
+        )  # hot path and nothing buffered: a read that is one whole frame skips the decoder
         self.in_flight = False  # a request is in its delay
         self.pending = b""  # that request's payload
         self.due = 0.0
@@ -231,7 +236,12 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         n = len(data) - 1
-        if self.clean and n < 0x80 and data[0] == n and not (self.write_paused or self.closing or self.read_paused):
+        if (
+            self.clean
+            and n < 0x80
+            and data[0] == n
+            and not (self.write_paused or self.closing or self.read_paused)
+        ):
             # the hottest path (no delay, no fsync, nothing buffered): this read is exactly one frame
             self.transport.write(self.handle(data[1:]))  # type: ignore[union-attr]
             return

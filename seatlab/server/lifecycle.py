@@ -18,23 +18,19 @@ it at once.
 
 from __future__ import annotations
 
-import argparse
 import faulthandler
-import ipaddress
 import logging
-import math
 import os
 import signal
 import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 
-from seatlab.journal import SYNC_MODES, DbFileError, Journal
-from seatlab.server.backends import BACKENDS, Serve, load_backend
+from seatlab.journal import DbFileError, Journal
+from seatlab.server.backends import Serve, load_backend
+from seatlab.server.config import ServerConfig, parse_args
 from seatlab.service import SeatService
 from seatlab.store import SeatStore
 
@@ -45,100 +41,6 @@ SHUTDOWN_GRACE_S = 6.0
 
 SHUTDOWN_DEADLINE_S = 9.5
 """After a signal the process is gone within this, whatever the backend does."""
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """The validated command line."""
-
-    backend: str = "coro"
-    address: str = "127.0.0.1"
-    port: int = 8080
-    max_backlog: int = 128
-    db_path: Path | None = None
-    capacity: int = 5000
-    delay_ms: float = 0.0
-    threads: int = 2
-    sync: str = "os"
-
-    @property
-    def delay_s(self) -> float:
-        """The simulated work per request, in seconds."""
-        return self.delay_ms / 1000.0
-
-
-def _int_in(name: str, low: int, high: int | None = None) -> type[int]:
-    """An argparse type: an int within [low, high]; the error names the range."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"{value} is out of range: must be {bound}")
-        return value
-
-    parse.__name__ = name
-    return parse  # type: ignore[return-value]
-
-
-def _delay(text: str) -> float:
-    """An argparse type: milliseconds, a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of milliseconds >= 0")
-    return value
-
-
-MAX_CAPACITY = 2**32 - 1
-"""Seat numbers and capacities are uint32 on the wire."""
-
-
-def _address(text: str) -> str:
-    """An argparse type: an IP address, or a host name that resolves."""
-    try:
-        ipaddress.ip_address(text)
-        return text
-    except ValueError:
-        pass
-    try:
-        socket.getaddrinfo(text, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or a host name that resolves") from None
-    return text
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m seatlab.server`` (the spec's flags)."""
-    p = argparse.ArgumentParser(
-        prog="python -m seatlab.server",
-        description="Serve the seatlab wire protocol with one concurrency backend.",
-    )
-    p.add_argument("--backend", choices=list(BACKENDS), default="coro", help="concurrency model (default coro)")
-    p.add_argument("--address", type=_address, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_int_in("port", 0, 65535), default=8080, help="0 binds a free port")
-    p.add_argument("--max-backlog", type=_int_in("backlog", 1), default=128, help="listen backlog")
-    p.add_argument("--db-path", type=Path, default=None, help="CSV journal of the seats (default: memory only)")
-    p.add_argument("--capacity", type=_int_in("capacity", 1, MAX_CAPACITY), default=5000, help="number of seats")
-    p.add_argument("--delay", type=_delay, default=0.0, help="ms of simulated work per request")
-    p.add_argument("--threads", type=_int_in("threads", 1), default=2,
-                   help="tpool: pool size; coro/event/calibrate: event loops, one per thread")
-    p.add_argument("--sync", choices=SYNC_MODES, default="os", help="os: write(2) before answering; fsync: also fsync")
-    return p
-
-
-def parse_args(argv: list[str] | None = None) -> ServerConfig:
-    """Parse and validate the flags; exits 2 with a message naming a bad one."""
-    ns = build_parser().parse_args(argv)
-    return ServerConfig(
-        backend=ns.backend, address=ns.address, port=ns.port, max_backlog=ns.max_backlog,
-        db_path=ns.db_path, capacity=ns.capacity, delay_ms=ns.delay, threads=ns.threads, sync=ns.sync,
-    )
 
 
 class ServerContext:
@@ -197,8 +99,10 @@ _STOP_POLL_S = 0.05
 
 def _describe(config: ServerConfig) -> str:
     db = str(config.db_path) if config.db_path else "memory only"
-    return (f"capacity {config.capacity}, delay {config.delay_ms:g} ms, threads {config.threads}, "
-            f"backlog {config.max_backlog}, db {db}, sync {config.sync}")
+    return (
+        f"capacity {config.capacity}, delay {config.delay_ms:g} ms, threads {config.threads}, "
+        f"backlog {config.max_backlog}, db {db}, sync {config.sync}"
+    )
 
 
 def check_protobuf() -> str:
@@ -209,7 +113,8 @@ def check_protobuf() -> str:
     if kind != "upb":
         log.warning(
             "!!! protobuf runs on its %r implementation, not 'upb': every request is much slower and "
-            "measurements are not comparable (is PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION set?) !!!", kind,
+            "measurements are not comparable (is PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION set?) !!!",
+            kind,
         )
     return kind
 
@@ -242,7 +147,9 @@ def open_service(config: ServerConfig) -> SeatService:
 def bind_listener(config: ServerConfig) -> socket.socket:
     """The listening socket (SO_REUSEADDR, the given backlog); raises OSError naming the address."""
     try:
-        infos = socket.getaddrinfo(config.address, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            config.address, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
         family, kind, proto, _, addr = infos[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
@@ -295,8 +202,10 @@ def capture_signals(ctx: ServerContext) -> None:
 
 
 def _overstayed() -> None:
-    log.error("shutdown took longer than %.1f s; exiting without finishing; where each thread was:",
-              SHUTDOWN_DEADLINE_S)
+    log.error(
+        "shutdown took longer than %.1f s; exiting without finishing; where each thread was:",
+        SHUTDOWN_DEADLINE_S,
+    )
     faulthandler.dump_traceback(all_threads=True)  # to stderr: what the shutdown was waiting for
     logging.shutdown()
     os._exit(1)
@@ -338,7 +247,9 @@ def run(config: ServerConfig, serve: Serve) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m seatlab.server``: the exit code (2 for a bad flag, 1 for a db or bind failure)."""
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="seatlab.server %(levelname)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="seatlab.server %(levelname)s: %(message)s"
+    )
     config = parse_args(argv)
     serve = load_backend(config.backend)
     return run(config, serve)

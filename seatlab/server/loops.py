@@ -75,7 +75,9 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
     gc.freeze()  # what start-up built lives as long as the process: never scan it again
     gc.set_threshold(*GC_THRESHOLDS)
     n = ctx.config.threads
-    started_loops: list[tuple[asyncio.AbstractEventLoop, LoopServer] | None] = [None] * n  # by index: pairs stay paired
+    started_loops: list[tuple[asyncio.AbstractEventLoop, LoopServer] | None] = [
+        None
+    ] * n  # by index: pairs stay paired
     started = threading.Barrier(n + 1)
     failures: list[BaseException] = []
 
@@ -85,7 +87,7 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
         server = make_server(loop)
         try:
             loop.run_until_complete(server.start(ctx.sock.dup()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             failures.append(exc)
             started.abort()
             loop.close()
@@ -110,7 +112,7 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
     ctx.announce_ready()
     ctx.wait_for_stop()
 
-    for loop, server in zip(loops, servers):
+    for loop, server in zip(loops, servers, strict=False):
         loop.call_soon_threadsafe(server.begin_shutdown)
     began = time.monotonic()
     deadline = began + ctx.shutdown_grace
@@ -119,9 +121,12 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
     left = _count(loops, servers)
     log.info("shutdown: %d connections left after %.2f s", left, time.monotonic() - began)
     if left:
-        log.warning("%d connections still busy after %.1f s (clients not reading?): aborting them",
-                    left, ctx.shutdown_grace)
-        for loop, server in zip(loops, servers):
+        log.warning(
+            "%d connections still busy after %.1f s (clients not reading?): aborting them",
+            left,
+            ctx.shutdown_grace,
+        )
+        for loop, server in zip(loops, servers, strict=False):
             loop.call_soon_threadsafe(server.abort_all)
         time.sleep(0.1)
     for loop in loops:

@@ -12,6 +12,7 @@ stops it: SIGTERM, then SIGKILL after the timeout, then reap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -34,22 +35,48 @@ class ServerStartError(RuntimeError):
 class ServerProcess:
     """Start `python -m seatlab.server ...` as a child process; always terminated, killed and reaped."""
 
-    def __init__(self, backend: str, *, address: str = "127.0.0.1", port: int = 0, capacity: int = 5000,
-                 delay_ms: float = 0, threads: int = 2, max_backlog: int = 128,
-                 db_path: str | os.PathLike[str] | None = None, sync: str = "os",
-                 log_dir: str | os.PathLike[str] | None = None,
-                 ready_timeout: float = 10.0, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        backend: str,
+        *,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        capacity: int = 5000,
+        delay_ms: float = 0,
+        threads: int = 2,
+        max_backlog: int = 128,
+        db_path: str | os.PathLike[str] | None = None,
+        sync: str = "os",
+        log_dir: str | os.PathLike[str] | None = None,
+        ready_timeout: float = 10.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.backend = backend
         self.args = [
-            "--backend", backend, "--address", address, "--port", str(port),
-            "--capacity", str(capacity), "--delay", f"{delay_ms:g}", "--threads", str(threads),
-            "--max-backlog", str(max_backlog), "--sync", sync,
+            "--backend",
+            backend,
+            "--address",
+            address,
+            "--port",
+            str(port),
+            "--capacity",
+            str(capacity),
+            "--delay",
+            f"{delay_ms:g}",
+            "--threads",
+            str(threads),
+            "--max-backlog",
+            str(max_backlog),
+            "--sync",
+            sync,
         ]
         if db_path is not None:
             self.args += ["--db-path", os.fspath(db_path)]
         self.args += list(extra_args)
         self._own_log_dir = log_dir is None
-        self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="seatlab-server-"))
+        self.log_dir = (
+            Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="seatlab-server-"))
+        )
         self.ready_timeout = ready_timeout
         self.host = ""
         self.port = 0
@@ -136,10 +163,8 @@ class ServerProcess:
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.popen.kill()
-            except ProcessLookupError:
-                pass
         self._reap()
 
     def _reap(self) -> int:

@@ -20,6 +20,7 @@ period (a ``sendall`` to a client that never reads) gets ``SHUT_RDWR``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -95,14 +96,13 @@ class _Connections:
 
 def _shutdown(conns: list[socket.socket], how: int) -> None:
     for conn in conns:
-        try:
+        with contextlib.suppress(OSError):
             conn.shutdown(how)
-        except OSError:
-            pass
 
 
-def _serve_connection(conn: socket.socket, service: SeatService, delay_s: float,
-                      stopping: threading.Event, conns: _Connections) -> None:
+def _serve_connection(
+    conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event, conns: _Connections
+) -> None:
     """Serve one connection until it closes: the whole life of one pool thread's task."""
     try:
         if stopping.is_set() or not conns.add(conn):
@@ -118,8 +118,9 @@ def _serve_connection(conn: socket.socket, service: SeatService, delay_s: float,
         conn.close()
 
 
-def _serve_requests(conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event,
-                    conns: _Connections) -> None:
+def _serve_requests(
+    conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event, conns: _Connections
+) -> None:
     decoder = FrameDecoder()
     handle = service.handle
     needs_commit = service.needs_commit
@@ -204,6 +205,9 @@ def serve(ctx: ServerContext) -> None:
     threading.Thread(target=drain_pool, name="tpool-drain", daemon=True).start()
     if not finished.wait(ctx.shutdown_grace):
         n = conns.shutdown_all()
-        log.warning("%d connections still busy after %.1f s (clients not reading?): closing them",
-                    n, ctx.shutdown_grace)
+        log.warning(
+            "%d connections still busy after %.1f s (clients not reading?): closing them",
+            n,
+            ctx.shutdown_grace,
+        )
         finished.wait(2.0)

@@ -16,8 +16,15 @@ PROTO_DIR = Path(seatlab.protocol.__file__).parent
 def test_generated_module_is_fresh(tmp_path: Path) -> None:
     pytest.importorskip("grpc_tools", reason="grpcio-tools is a dev extra: pip install -e '.[dev]'")
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}", f"--python_out={tmp_path}",
-         f"--pyi_out={tmp_path}", str(PROTO_DIR / "seat.proto")],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{PROTO_DIR}",
+            f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            str(PROTO_DIR / "seat.proto"),
+        ],
         check=True,
     )
     for name in ("seat_pb2.py", "seat_pb2.pyi"):

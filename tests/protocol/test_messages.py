@@ -114,9 +114,12 @@ def test_fast_book_never_accepts_what_protobuf_reads_differently(payload: bytes)
         seat_pb2.Request(id=1, book=seat_pb2.Book(uuid="x" * 36)).SerializeToString(),  # not hex
         seat_pb2.Request(id=1, cancel=seat_pb2.Cancel(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
         b"\x10\x01" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
-        b"\x08\x80\x00" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
-        b"\x08" + b"\xff" * 10 + b"\x01" + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5))))
-        .SerializeToString(),
+        b"\x08\x80\x00"
+        + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
+        b"\x08"
+        + b"\xff" * 10
+        + b"\x01"
+        + seat_pb2.Request(book=seat_pb2.Book(uuid=str(uuidlib.UUID(int=5)))).SerializeToString(),
     ],
 )
 def test_fast_book_leaves_the_rest_to_protobuf(payload: bytes) -> None:
@@ -134,7 +137,9 @@ def test_seat_answer_from_a_plain_book_is_protobufs_encoding(rid: int, number: i
 
 
 @given(ids, st.integers(min_value=1, max_value=2**32 - 1), st.uuids())
-def test_fast_cancel_and_released_answer_are_protobufs_encoding(rid: int, number: int, u: uuidlib.UUID) -> None:
+def test_fast_cancel_and_released_answer_are_protobufs_encoding(
+    rid: int, number: int, u: uuidlib.UUID
+) -> None:
     request = seat_pb2.Request(id=rid, cancel=seat_pb2.Cancel(uuid=str(u).upper())).SerializeToString()
     got = fast_cancel(request)
     if rid >= 2**63:  # ids of ten varint bytes are left to protobuf

@@ -23,8 +23,15 @@ TINY = ["delay=5", "duration=0.3", "warmup=0.1", "ready_timeout=20"]
 
 def seatlab(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    return subprocess.run([sys.executable, "-m", "seatlab", *args, f"results_dir={tmp_path / 'results'}"],
-                          capture_output=True, text=True, timeout=timeout, check=False, cwd=tmp_path, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "seatlab", *args, f"results_dir={tmp_path / 'results'}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:
@@ -93,8 +100,9 @@ def test_a_server_that_cannot_start_is_recorded_as_failed_and_left_behind_by_nob
 
 
 def test_sellout_point_reports_sellout_time_against_littles_law(tmp_path: Path) -> None:
-    done = seatlab(tmp_path, "backend=coro", "clients=4", "mode=sellout", "capacity=40", "delay=5",
-                   "ready_timeout=20")
+    done = seatlab(
+        tmp_path, "backend=coro", "clients=4", "mode=sellout", "capacity=40", "delay=5", "ready_timeout=20"
+    )
     assert done.returncode == 0, done.stderr
     run = latest(tmp_path)
     row = pd.read_csv(run / "points.csv").iloc[0]
@@ -103,11 +111,21 @@ def test_sellout_point_reports_sellout_time_against_littles_law(tmp_path: Path) 
     assert "sellout.png" in pngs(run)
 
 
-@pytest.mark.parametrize(("override", "key"), [("delay=-1", "delay"), ("mode=fast", "mode"),
-                                               ("backend=nope", "backend"), ("clients=interval(1,2)", "clients"),
-                                               ("delay=inf", "delay"), ("capacity=5000000000", "capacity"),
-                                               ("bogus=1", "bogus")])
-def test_bad_config_stops_before_any_server_starts_naming_the_key(tmp_path: Path, override: str, key: str) -> None:
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("delay=-1", "delay"),
+        ("mode=fast", "mode"),
+        ("backend=nope", "backend"),
+        ("clients=interval(1,2)", "clients"),
+        ("delay=inf", "delay"),
+        ("capacity=5000000000", "capacity"),
+        ("bogus=1", "bogus"),
+    ],
+)
+def test_bad_config_stops_before_any_server_starts_naming_the_key(
+    tmp_path: Path, override: str, key: str
+) -> None:
     done = seatlab(tmp_path, override)
     assert done.returncode == 2 and key in done.stderr
     assert not list((tmp_path / "results").rglob("points.csv"))

@@ -54,7 +54,13 @@ def test_default_is_thread_pool_against_coroutines(hydra_conf: None) -> None:
 def test_seed_is_the_original_experiment(hydra_conf: None) -> None:
     run = settings("+experiment=seed")
     assert [b.name for b in run.backends] == ["tpool", "coro", "event"]
-    assert (run.capacity, run.delay_ms, run.threads, run.clients, run.mode) == (5000, 50, 2, (10,), Mode.sellout)
+    assert (run.capacity, run.delay_ms, run.threads, run.clients, run.mode) == (
+        5000,
+        50,
+        2,
+        (10,),
+        Mode.sellout,
+    )
     assert run.diversity == 10
 
 
@@ -70,30 +76,50 @@ def test_backend_list_and_single_backend(hydra_conf: None) -> None:
     assert [b.name for b in settings("backend=[event,coro]").backends] == ["event", "coro"]
 
 
-@pytest.mark.parametrize(("override", "key"), [
-    ("delay=-5", "delay"), ("threads=0", "threads"), ("capacity=0", "capacity"), ("clients=[1,-2]", "clients"),
-    ("clients=abc", "clients"), ("clients=[]", "clients"), ("duration=0", "duration"), ("rate=-1", "rate"),
-    ("repeat=0", "repeat"), ("diversity=0", "diversity"),
-])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("delay=-5", "delay"),
+        ("threads=0", "threads"),
+        ("capacity=0", "capacity"),
+        ("clients=[1,-2]", "clients"),
+        ("clients=abc", "clients"),
+        ("clients=[]", "clients"),
+        ("duration=0", "duration"),
+        ("rate=-1", "rate"),
+        ("repeat=0", "repeat"),
+        ("diversity=0", "diversity"),
+    ],
+)
 def test_out_of_range_values_name_the_key(hydra_conf: None, override: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         settings(override)
     assert caught.value.key == key and str(caught.value).startswith(f"{key}:")
 
 
-@pytest.mark.parametrize(("override", "key"), [
-    ("mode=bogus", "mode"), ("capacity=abc", "capacity"), ("delay=fast", "delay"), ("backend=foo", "backend"),
-    ("sync=never", "sync"), ("no_such_key=1", "no_such_key"),
-])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("mode=bogus", "mode"),
+        ("capacity=abc", "capacity"),
+        ("delay=fast", "delay"),
+        ("backend=foo", "backend"),
+        ("sync=never", "sync"),
+        ("no_such_key=1", "no_such_key"),
+    ],
+)
 def test_wrong_types_and_unknown_names_fail_at_composition_naming_the_key(
-        hydra_conf: None, override: str, key: str) -> None:
-    with pytest.raises(Exception) as caught:
+    hydra_conf: None, override: str, key: str
+) -> None:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - Hydra and our schema raise different types
         settings(override)
     assert key in str(caught.value)
 
 
 def test_range_becomes_the_runs_client_list() -> None:
-    assert rewrite_overrides(["clients=range(10,200,10)"]) == [f"clients=[{','.join(map(str, range(10, 200, 10)))}]"]
+    assert rewrite_overrides(["clients=range(10,200,10)"]) == [
+        f"clients=[{','.join(map(str, range(10, 200, 10)))}]"
+    ]
     assert rewrite_overrides(["clients=1,10,100"]) == ["clients=[1,10,100]"]
 
 
@@ -105,12 +131,15 @@ def test_plain_values_are_left_to_hydra() -> None:
 def test_backend_list_only_without_multirun() -> None:
     assert rewrite_overrides(["backend=tpool,coro"]) == ["backend=[tpool,coro]"]
     assert rewrite_overrides(["-m", "backend=tpool,coro", "clients=range(1,4)"]) == [
-        "-m", "backend=tpool,coro", "clients=[1,2,3]"]
+        "-m",
+        "backend=tpool,coro",
+        "clients=[1,2,3]",
+    ]
     assert rewrite_overrides(["backend=tpool,coro", "--multirun"])[0] == "backend=tpool,coro"
 
 
 def test_unlistable_sweep_names_the_key() -> None:
-    with pytest.raises(OverrideError, match="^clients:"):
+    with pytest.raises(OverrideError, match=r"^clients:"):
         rewrite_overrides(["clients=interval(1,5)"])
 
 
@@ -126,8 +155,15 @@ def test_littles_law_bound() -> None:
 def test_sweep_points_cover_backends_clients_and_repeats(hydra_conf: None) -> None:
     points = sweep_points(settings("backend=[tpool,coro]", "clients=[1,8]", "repeat=2"))
     assert [(p.backend.name, p.clients, p.repetition) for p in points] == [
-        ("tpool", 1, 0), ("tpool", 1, 1), ("tpool", 8, 0), ("tpool", 8, 1),
-        ("coro", 1, 0), ("coro", 1, 1), ("coro", 8, 0), ("coro", 8, 1)]
+        ("tpool", 1, 0),
+        ("tpool", 1, 1),
+        ("tpool", 8, 0),
+        ("tpool", 8, 1),
+        ("coro", 1, 0),
+        ("coro", 1, 1),
+        ("coro", 8, 0),
+        ("coro", 8, 1),
+    ]
     assert len({p.name for p in points}) == len(points)
 
 
@@ -138,8 +174,8 @@ def test_override_slug_is_short_and_path_safe() -> None:
 
 
 def test_open_loop_schedule_needs_a_rate_and_calibration_cannot_sell_out(hydra_conf: None) -> None:
-    with pytest.raises(ConfigError, match="^schedule:"):
+    with pytest.raises(ConfigError, match=r"^schedule:"):
         settings("schedule=poisson")
     assert settings("schedule=poisson", "rate=100").rate == 100
-    with pytest.raises(ConfigError, match="^backend:.*never sells out"):
+    with pytest.raises(ConfigError, match=r"^backend:.*never sells out"):
         settings("backend=calibrate", "mode=sellout")

@@ -31,8 +31,13 @@ def _pngs(directory: Path) -> set[str]:
 
 
 def test_report_cli_redraws_plots_and_report_from_a_run(run_dir: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "seatlab.report", str(run_dir)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "seatlab.report", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert _pngs(run_dir) == {"throughput.png", "latency.png", "cpu.png"}  # duration mode: no sell-out plot
     report = (run_dir / "report.md").read_text()
@@ -45,10 +50,15 @@ def test_report_cli_redraws_plots_and_report_from_a_run(run_dir: Path) -> None:
 
 
 def test_report_of_a_folder_without_results_fails_clearly(tmp_path: Path) -> None:
-    with pytest.raises(ResultsNotFound, match="points.csv"):
+    with pytest.raises(ResultsNotFound, match=r"points\.csv"):
         load_results(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "seatlab.report", str(tmp_path)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "seatlab.report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1 and "no points.csv" in done.stderr
 
 
@@ -60,13 +70,17 @@ def _fake_sweep(tmp_path: Path) -> Path:
         job = sweep / f"{num}_backend={backend}"
         (job / ".hydra").mkdir(parents=True)
         (job / ".hydra" / "overrides.yaml").write_text(f"- backend={backend}\n- clients=[1,2,4]\n")
-        points[(points["backend"] == backend) & (points["status"] == "ok")].to_csv(job / "points.csv", index=False)
+        points[(points["backend"] == backend) & (points["status"] == "ok")].to_csv(
+            job / "points.csv", index=False
+        )
         shutil.copy(FIXTURES / "run" / "metadata.json", job / "metadata.json")
         (job / "job.json").write_text(json.dumps({"status": "ok"}))
     broken = sweep / "2_backend=event"
     (broken / ".hydra").mkdir(parents=True)
     (broken / ".hydra" / "overrides.yaml").write_text("- backend=event\n")
-    (broken / "job.json").write_text(json.dumps({"status": "failed", "reason": "config error: delay: must be >= 0"}))
+    (broken / "job.json").write_text(
+        json.dumps({"status": "failed", "reason": "config error: delay: must be >= 0"})
+    )
     return sweep
 
 
@@ -76,9 +90,14 @@ def test_sweep_report_combines_jobs_and_names_the_failed_one(tmp_path: Path) -> 
     combined = pd.read_csv(sweep / "combined.csv")
     assert set(combined["job"]) == {"backend=tpool", "backend=coro"} and len(combined) == 14
     assert [(j.label, j.status) for j in results.jobs] == [
-        ("backend=tpool", "ok"), ("backend=coro", "ok"), ("backend=event", "failed")]
+        ("backend=tpool", "ok"),
+        ("backend=coro", "ok"),
+        ("backend=event", "failed"),
+    ]
     report = (sweep / "report.md").read_text()
-    assert "`backend=event` (2_backend=event): 0 points, **FAILED**: config error: delay: must be >= 0" in report
+    assert (
+        "`backend=event` (2_backend=event): 0 points, **FAILED**: config error: delay: must be >= 0" in report
+    )
     assert "backend=coro serves 29.8x what backend=tpool serves" in report
     assert {"throughput.png", "latency.png", "cpu.png"} <= _pngs(sweep)
 
@@ -90,7 +109,10 @@ def test_sweep_report_redraws_from_combined_csv_alone(tmp_path: Path) -> None:
     alone.mkdir()
     shutil.copy(sweep / "combined.csv", alone / "combined.csv")
     results = build_report(alone)
-    assert results.kind == "sweep" and sorted(results.frame["series"].unique()) == ["backend=coro", "backend=tpool"]
+    assert results.kind == "sweep" and sorted(results.frame["series"].unique()) == [
+        "backend=coro",
+        "backend=tpool",
+    ]
 
 
 def test_sellout_points_get_the_sellout_plot_and_littles_prediction(tmp_path: Path) -> None:
@@ -98,11 +120,29 @@ def test_sellout_points_get_the_sellout_plot_and_littles_prediction(tmp_path: Pa
     run.mkdir()
     rows = []
     for backend, bound, sellout in (("tpool", 40.0, 126.4), ("coro", 200.0, 25.9), ("event", 200.0, 25.6)):
-        rows.append({"job": "", "backend": backend, "threads": 2, "delay_ms": 50.0, "capacity": 5000, "clients": 10,
-                     "mode": "sellout", "throughput_rps": 5000 / sellout, "bound_rps": bound,
-                     "efficiency": 5000 / sellout / bound, "predicted_sellout_s": 5000 / bound, "sellout_s": sellout,
-                     "p50_ms": 50.5, "p99_ms": 52.0, "p999_ms": 55.0, "server_cpu_pct": 5.0, "loadgen_cpu_pct": 8.0,
-                     "status": "ok", "reason": ""})
+        rows.append(
+            {
+                "job": "",
+                "backend": backend,
+                "threads": 2,
+                "delay_ms": 50.0,
+                "capacity": 5000,
+                "clients": 10,
+                "mode": "sellout",
+                "throughput_rps": 5000 / sellout,
+                "bound_rps": bound,
+                "efficiency": 5000 / sellout / bound,
+                "predicted_sellout_s": 5000 / bound,
+                "sellout_s": sellout,
+                "p50_ms": 50.5,
+                "p99_ms": 52.0,
+                "p999_ms": 55.0,
+                "server_cpu_pct": 5.0,
+                "loadgen_cpu_pct": 8.0,
+                "status": "ok",
+                "reason": "",
+            }
+        )
     pd.DataFrame(rows).to_csv(run / "points.csv", index=False)
     build_report(run)
     assert "sellout.png" in _pngs(run)
@@ -132,7 +172,11 @@ def test_progress_without_a_terminal_prints_one_line_per_point_with_eta() -> Non
 
 
 def test_format_duration() -> None:
-    assert format_duration(0) == "0:00" and format_duration(75.4) == "1:15" and format_duration(3725) == "1:02:05"
+    assert (
+        format_duration(0) == "0:00"
+        and format_duration(75.4) == "1:15"
+        and format_duration(3725) == "1:02:05"
+    )
 
 
 def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) -> None:
@@ -141,15 +185,34 @@ def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) 
     rows = []
     for backend, rates in (("calibrate", {1: 7000.0, 100: 25000.0}), ("event", {1: 5600.0, 100: 20000.0})):
         for clients, rate in rates.items():
-            rows.append({"job": "", "backend": backend, "threads": 2, "delay_ms": 0.0, "capacity": 5000,
-                         "clients": clients, "mode": "duration", "throughput_rps": rate, "bound_rps": float("nan"),
-                         "p50_ms": 0.1, "p99_ms": 0.5, "p999_ms": 1.0, "server_cpu_pct": 100.0,
-                         "loadgen_cpu_pct": 100.0, "status": "ok", "reason": ""})
+            rows.append(
+                {
+                    "job": "",
+                    "backend": backend,
+                    "threads": 2,
+                    "delay_ms": 0.0,
+                    "capacity": 5000,
+                    "clients": clients,
+                    "mode": "duration",
+                    "throughput_rps": rate,
+                    "bound_rps": float("nan"),
+                    "p50_ms": 0.1,
+                    "p99_ms": 0.5,
+                    "p999_ms": 1.0,
+                    "server_cpu_pct": 100.0,
+                    "loadgen_cpu_pct": 100.0,
+                    "status": "ok",
+                    "reason": "",
+                }
+            )
     pd.DataFrame(rows).to_csv(run / "points.csv", index=False)
     build_report(run)
     report = (run / "report.md").read_text()
     assert "**machine ceiling** (calibration target), req/s by clients: 1: 7,000, 100: 25,000." in report
-    assert "Share of the machine ceiling (calibration target at the same client count): 1: 0.80, 100: 0.80." in report
+    assert (
+        "Share of the machine ceiling (calibration target at the same client count): 1: 0.80, 100: 0.80."
+        in report
+    )
     assert "throughput.png" in _pngs(run)
 
 
@@ -173,7 +236,9 @@ def test_points_csv_gets_each_points_share_of_the_machine_ceiling(tmp_path: Path
         {"backend": "calibrate", "clients": 1000, "throughput_rps": float("nan"), "status": "failed"},
     ]
     frame = write_points(rows, tmp_path / "points.csv")
-    ratios = dict(zip(zip(frame["backend"], frame["clients"]), frame["ceiling_ratio"]))
+    ratios = dict(
+        zip(zip(frame["backend"], frame["clients"], strict=False), frame["ceiling_ratio"], strict=False)
+    )
     assert ratios[("event", 10)] == pytest.approx(0.75) and ratios[("event", 100)] == pytest.approx(0.8)
     assert ratios[("calibrate", 100)] == pytest.approx(1.0)
     assert pd.isna(ratios[("coro", 1000)])  # the failed calibration point is no ceiling

@@ -55,7 +55,9 @@ def test_rebook_is_idempotent(start_server: StartServer, connect: Connect) -> No
     assert client.stats().stats.booked == 1
 
 
-def test_concurrent_rebook_on_many_connections_takes_one_seat(start_server: StartServer, connect: Connect) -> None:
+def test_concurrent_rebook_on_many_connections_takes_one_seat(
+    start_server: StartServer, connect: Connect
+) -> None:
     server = start_server(threads=8)
     clients = [connect(server) for _ in range(8)]
     u = new_uuid()
@@ -116,7 +118,8 @@ def test_pipelined_requests_answered_in_order(start_server: StartServer, connect
 
 @pytest.mark.parametrize(("delay_ms", "sync"), [(0, "os"), (20, "os"), (0, "fsync"), (20, "fsync")])
 def test_half_closed_client_still_gets_every_answer(
-        start_server: StartServer, connect: Connect, tmp_path: Path, delay_ms: int, sync: str) -> None:
+    start_server: StartServer, connect: Connect, tmp_path: Path, delay_ms: int, sync: str
+) -> None:
     # a client may send its requests, shut down its side (EOF), then read: each is answered once
     server = start_server(delay_ms=delay_ms, db_path=tmp_path / "half.csv", sync=sync)
     client = connect(server)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import socket
 import threading
@@ -82,7 +83,9 @@ def test_malformed_request_is_bad_request_and_connection_stays(
     _still_serves(server, connect)
 
 
-@pytest.mark.parametrize("bad", ["not-a-uuid", "{" + "0" * 8 + "-0000-0000-0000-" + "0" * 12 + "}", "", " " * 36])
+@pytest.mark.parametrize(
+    "bad", ["not-a-uuid", "{" + "0" * 8 + "-0000-0000-0000-" + "0" * 12 + "}", "", " " * 36]
+)
 def test_bad_uuid_is_bad_request(start_server: StartServer, connect: Connect, bad: str) -> None:
     server = start_server()
     client = connect(server)
@@ -114,7 +117,9 @@ def test_client_leaving_mid_delay(start_server: StartServer, connect: Connect) -
     _still_serves(server, connect)
 
 
-def test_pipelining_client_that_never_reads_stalls_only_itself(start_server: StartServer, connect: Connect) -> None:
+def test_pipelining_client_that_never_reads_stalls_only_itself(
+    start_server: StartServer, connect: Connect
+) -> None:
     server = start_server(capacity=20000, threads=2)
     hog = connect(server)
     hog.sock.settimeout(20)
@@ -122,10 +127,8 @@ def test_pipelining_client_that_never_reads_stalls_only_itself(start_server: Sta
     sent = threading.Event()
 
     def flood() -> None:
-        try:
+        with contextlib.suppress(OSError):
             hog.sock.sendall(requests)
-        except OSError:
-            pass
         sent.set()
 
     threading.Thread(target=flood, daemon=True).start()
@@ -138,7 +141,8 @@ def test_pipelining_client_that_never_reads_stalls_only_itself(start_server: Sta
 
 
 def test_a_client_that_never_reads_cannot_grow_the_servers_memory(
-        start_server: StartServer, connect: Connect) -> None:
+    start_server: StartServer, connect: Connect
+) -> None:
     server = start_server(threads=2)
     rss_before = psutil.Process(server.pid).memory_info().rss
     hog = socket.create_connection((server.host, server.port))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -66,10 +67,10 @@ def test_fsync_group_commit_under_concurrency(
     server = start_server(db_path=db, sync="fsync", delay_ms=delay_ms, threads=4)
     clients = [connect(server) for _ in range(4)]
     uuids = [[new_uuid() for _ in range(10)] for _ in clients]
-    for client, us in zip(clients, uuids):
+    for client, us in zip(clients, uuids, strict=False):
         client.send(b"".join(book_request(i + 1, u) for i, u in enumerate(us)))
     numbers = {}
-    for client, us in zip(clients, uuids):
+    for client, us in zip(clients, uuids, strict=False):
         for u in us:
             answer = client.receive()
             assert answer.seat.uuid == u
@@ -79,7 +80,9 @@ def test_fsync_group_commit_under_concurrency(
     assert server.stop() == 0
 
 
-def test_sigterm_finishes_started_requests(start_server: StartServer, connect: Connect, tmp_path: Path) -> None:
+def test_sigterm_finishes_started_requests(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
     db = tmp_path / "db.csv"
     server = start_server(db_path=db, delay_ms=500, threads=2)
     client = connect(server)
@@ -96,7 +99,9 @@ def test_sigterm_finishes_started_requests(start_server: StartServer, connect: C
     assert list(_db_seats(db).values()) == [u]
 
 
-def test_kill_9_loses_no_acknowledged_booking(start_server: StartServer, connect: Connect, tmp_path: Path) -> None:
+def test_kill_9_loses_no_acknowledged_booking(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
     db = tmp_path / "db.csv"
     server = start_server(db_path=db)
     booked = _book(connect(server), 25)
@@ -179,10 +184,8 @@ def test_sigterm_with_a_client_that_never_reads_exits_0_within_10_s(
 
 
 def _send_ignoring_errors(sock: socket.socket, data: bytes) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.sendall(data)
-    except OSError:
-        pass
 
 
 def _booked(server: ServerProcess) -> int:

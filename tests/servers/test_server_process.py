@@ -27,7 +27,7 @@ def test_ready_timeout_kills_and_reaps(tmp_path: Path) -> None:
 
 
 def test_exit_stops_the_server_even_after_an_error(tmp_path: Path) -> None:
-    with pytest.raises(KeyError), ServerProcess("coro", log_dir=tmp_path) as server:
+    with pytest.raises(KeyError, match="boom"), ServerProcess("coro", log_dir=tmp_path) as server:  # noqa: PT012
         assert server.port > 0 and server.host == "127.0.0.1"
         raise KeyError("boom")
     assert server.popen is not None and server.popen.returncode == 0  # SIGTERM, graceful

@@ -85,7 +85,7 @@ def test_wrong_header(tmp_path: Path) -> None:
 
 def test_unusable_path(tmp_path: Path) -> None:
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(DbFileError, match="dir.csv"):
+    with pytest.raises(DbFileError, match=r"dir\.csv"):
         Journal.open(tmp_path / "dir.csv", 5)
 
 

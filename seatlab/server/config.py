@@ -1,0 +1,151 @@
+"""The server's command line (the spec's flags, the original C++ ``App``'s) as one typed ``ServerConfig``.
+
+``parse_args`` turns flags into a validated ``ServerConfig`` (a bad one exits 2
+naming it); ``ServerConfig.to_argv`` turns one back into flags, so whoever
+starts a server (``ServerProcess``, the runner, the tests) states each flag
+once, here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import math
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from seatlab.modes import Sync
+from seatlab.server.backends import BACKENDS
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The validated command line."""
+
+    backend: str = "coro"
+    address: str = "127.0.0.1"
+    port: int = 8080
+    max_backlog: int = 128
+    db_path: Path | None = None
+    capacity: int = 5000
+    delay_ms: float = 0.0
+    threads: int = 2
+    sync: Sync = Sync.os
+
+    @property
+    def delay_s(self) -> float:
+        """The simulated work per request, in seconds."""
+        return self.delay_ms / 1000.0
+
+    def to_argv(self) -> list[str]:
+        """The flags that start a server with this config (``parse_args(c.to_argv()) == c``)."""
+        argv = [
+            "--backend", self.backend, "--address", self.address, "--port", str(self.port),
+            "--max-backlog", str(self.max_backlog), "--capacity", str(self.capacity),
+            "--delay", f"{self.delay_ms:g}", "--threads", str(self.threads), "--sync", str(self.sync),
+        ]  # fmt: skip
+        if self.db_path is not None:
+            argv += ["--db-path", str(self.db_path)]
+        return argv
+
+
+def _int_in(name: str, low: int, high: int | None = None) -> type[int]:
+    """An argparse type: an int within [low, high]; the error names the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: must be {bound}")
+        return value
+
+    parse.__name__ = name
+    return parse  # type: ignore[return-value]
+
+
+def _delay(text: str) -> float:
+    """An argparse type: milliseconds, a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of milliseconds >= 0")
+    return value
+
+
+MAX_CAPACITY = 2**32 - 1
+"""Seat numbers and capacities are uint32 on the wire."""
+
+
+def _address(text: str) -> str:
+    """An argparse type: an IP address, or a host name that resolves."""
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    try:
+        socket.getaddrinfo(text, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address or a host name that resolves"
+        ) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m seatlab.server`` (the spec's flags)."""
+    p = argparse.ArgumentParser(
+        prog="python -m seatlab.server",
+        description="Serve the seatlab wire protocol with one concurrency backend.",
+    )
+    p.add_argument(
+        "--backend", choices=list(BACKENDS), default="coro", help="concurrency model (default coro)"
+    )
+    p.add_argument(
+        "--address", type=_address, default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    p.add_argument("--port", type=_int_in("port", 0, 65535), default=8080, help="0 binds a free port")
+    p.add_argument("--max-backlog", type=_int_in("backlog", 1), default=128, help="listen backlog")
+    p.add_argument(
+        "--db-path", type=Path, default=None, help="CSV journal of the seats (default: memory only)"
+    )
+    p.add_argument(
+        "--capacity", type=_int_in("capacity", 1, MAX_CAPACITY), default=5000, help="number of seats"
+    )
+    p.add_argument("--delay", type=_delay, default=0.0, help="ms of simulated work per request")
+    p.add_argument(
+        "--threads",
+        type=_int_in("threads", 1),
+        default=2,
+        help="tpool: pool size; coro/event/calibrate: event loops, one per thread",
+    )
+    p.add_argument(
+        "--sync",
+        type=Sync,
+        choices=list(Sync),
+        default=Sync.os,
+        help="os: write(2) before answering; fsync: also fsync",
+    )
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    """Parse and validate the flags; exits 2 with a message naming a bad one."""
+    ns = build_parser().parse_args(argv)
+    return ServerConfig(
+        backend=ns.backend,
+        address=ns.address,
+        port=ns.port,
+        max_backlog=ns.max_backlog,
+        db_path=ns.db_path,
+        capacity=ns.capacity,
+        delay_ms=ns.delay,
+        threads=ns.threads,
+        sync=ns.sync,
+    )
