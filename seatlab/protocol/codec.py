@@ -68,6 +68,24 @@ def encode(message: seat_pb2.Request | seat_pb2.Response) -> bytes:
     return frame(message.SerializeToString())
 
 
+def decode_varint(data: bytes, pos: int = 0) -> tuple[int, int]:
+    """The base-128 varint at ``data[pos:]`` and the position after it (the one varint reader).
+
+    Raises IndexError if ``data`` ends inside it, ValueError past 10 bytes (64 bits).
+    """
+    value = 0
+    shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")
+
+
 class FrameDecoder:
     """Turns a byte stream into frame payloads; bytes in, payloads out."""
 

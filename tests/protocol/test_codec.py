@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seatlab.protocol import seat_pb2
-from seatlab.protocol.codec import MAX_FRAME, FrameDecoder, FrameError, encode, encode_varint, frame
+from seatlab.protocol.codec import (
+    MAX_FRAME,
+    FrameDecoder,
+    FrameError,
+    decode_varint,
+    encode,
+    encode_varint,
+    frame,
+)
 
 BAD_FRAME = seat_pb2.Error.BAD_FRAME
 FRAME_TOO_LARGE = seat_pb2.Error.FRAME_TOO_LARGE
@@ -133,3 +141,16 @@ def test_encode_message_roundtrip() -> None:
     parsed = seat_pb2.Request()
     parsed.ParseFromString(decoder.next_frame())
     assert parsed == request
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**14, 2**32 - 1, 2**63, 2**64 - 1])
+def test_decode_varint_reads_what_encode_varint_wrote(value: int) -> None:
+    data = b"\xaa" + encode_varint(value) + b"\xbb"
+    assert decode_varint(data, 1) == (value, len(data) - 1)
+
+
+def test_decode_varint_truncated_and_overlong() -> None:
+    with pytest.raises(IndexError):
+        decode_varint(b"\x80\x80")
+    with pytest.raises(ValueError, match="10 bytes"):
+        decode_varint(b"\xff" * 11)
