@@ -6,6 +6,11 @@ never handed out (every number from ``_next_unused`` up), and two dicts map
 number -> uuid and uuid -> number. One lock makes each operation atomic
 across threads (the tpool workers, or several event loops); the delay of a
 request is spent before the store is called, never under the lock.
+
+A change is journaled before memory changes; if the journal refuses it
+(``DbWriteError``: a full disk), the change is undone and the error
+propagates, so the service answers ``INTERNAL`` and memory, file and
+answers agree.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ class SeatStore:
             number = self._number_of.get(uuid)
             if number is not None:
                 return number
-            if self._released:
+            fresh = not self._released
+            if not fresh:
                 number = self._released.pop()
             elif self._next_unused <= self.capacity:
                 number = self._next_unused
@@ -56,8 +62,11 @@ class SeatStore:
             if self.journal is not None:
                 try:
                     self.journal.record_book(number, uuid)
-                except BaseException:
-                    self._released.append(number)
+                except BaseException:  # not in the file (DbWriteError): the seat stays free, the next taker's
+                    if fresh:
+                        self._next_unused = number
+                    else:
+                        self._released.append(number)
                     raise
             self._uuid_of[number] = uuid
             self._number_of[uuid] = number
@@ -69,7 +78,7 @@ class SeatStore:
             number = self._number_of.get(uuid)
             if number is None:
                 return 0
-            if self.journal is not None:
+            if self.journal is not None:  # first: a cancellation the file refuses changes nothing
                 self.journal.record_cancel(number)
             del self._number_of[uuid]
             del self._uuid_of[number]
