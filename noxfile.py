@@ -1,0 +1,69 @@
+"""The test suite under every Python seatlab supports, one nox session per version.
+
+    nox -s lint            # ruff check, ruff format --check, mypy (once, on the oldest Python)
+    nox -s tests           # the whole suite on 3.11, 3.12 and 3.13 (nox -s tests-3.13: one version)
+    nox -s compat          # 3.12 and 3.13: the suite less the Hydra runs, then one real end-to-end run
+
+Each session installs the project as the README does (``-e '.[dev]'``) into
+its own virtual environment under ``.nox/``. Interpreters are found on
+``PATH`` or through pyenv (``pyenv install 3.12 3.13`` where missing); nox is
+told never to download one, so a missing version is an error that names it.
+``.ci/run`` runs ``lint`` and the 3.11 suite itself, then ``compat``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import nox
+
+PYTHONS = ["3.11", "3.12", "3.13"]
+NEWER_PYTHONS = PYTHONS[1:]
+LINTED = ["seatlab", "tests", "experiments", "noxfile.py"]
+# whole Hydra experiments, minutes of the suite: compat replaces them with one real run of its own
+HYDRA_RUNS = "tests/runner/test_cli.py"
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.download_python = "never"
+nox.options.error_on_missing_interpreters = True
+
+
+def install(session: nox.Session) -> None:
+    """The project and its dev tools, exactly as the README's test command installs them."""
+    session.install("-e", ".[dev]")
+
+
+@nox.session(python=PYTHONS[0])
+def lint(session: nox.Session) -> None:
+    """What .ci/run checks before the tests: lint, formatting and types."""
+    install(session)
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole test suite; arguments after ``--`` go to pytest."""
+    install(session)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=NEWER_PYTHONS)
+def compat(session: nox.Session) -> None:
+    """The suite but its Hydra runs, then ``python -m seatlab +experiment=smoke`` for real (CI on 3.12, 3.13)."""
+    install(session)
+    session.run("python", "-m", "pytest", f"--ignore={HYDRA_RUNS}", *session.posargs)
+    results = Path(session.create_tmp()) / "smoke-results"
+    # exit 0 only if every sweep point ran and passed its audit (1: a point failed, 2: a config error)
+    session.run("python", "-m", "seatlab", "+experiment=smoke", f"results_dir={results}")
+    points = results / "latest" / "points.csv"
+    if not points.is_file():
+        session.error(f"the smoke run wrote no {points}")
+    with points.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or any(row["status"] != "ok" for row in rows):
+        session.error(f"the smoke run's points are not all ok: {points}")
+    for row in rows:
+        session.log(f"smoke: {row['backend']}, {row['clients']} clients: {row['throughput_rps']} req/s, ok")
