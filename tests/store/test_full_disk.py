@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from small_fs import SmallDisk
 
-from seatlab.journal import DbWriteError, Journal
+from seatlab.journal import DbFileError, DbWriteError, Journal
 from seatlab.modes import Sync
 from seatlab.store import SeatStore
 
@@ -124,7 +124,7 @@ def test_seat_of_a_failed_booking_is_handed_out_next(small_disk: SmallDisk) -> N
 def test_a_db_created_on_a_full_disk_is_refused_and_left_openable(small_disk: SmallDisk) -> None:
     small_disk.fill()
     path = small_disk.root / "db.csv"
-    with pytest.raises(Exception, match=r"db\.csv") as err:
+    with pytest.raises(DbFileError, match=r"db\.csv") as err:
         Journal.open(path, CAPACITY)
     assert "No space left" in str(err.value)
     small_disk.free()
