@@ -14,10 +14,11 @@ blocked in an fsync or a slow callback does not stall the others), and they
 cost GIL hand-offs (the switch interval is 5 ms). ``--threads 1`` is the
 plain single-loop server.
 
-A backend supplies ``LoopServer``: ``start()`` (coroutine, on the loop:
-begin serving the socket), ``begin_shutdown()`` (on the loop: stop
-accepting, close idle connections, let started requests finish),
-``open_connections()`` and ``abort_all()``.
+A backend supplies, for each loop and its ``dup()`` of the listener, a
+``LoopServer`` (in practice its ``LoopListener``): ``start()`` (on the loop:
+begin accepting), ``begin_shutdown()`` (on the loop: stop accepting, close
+idle connections, let started requests finish), ``open_connections()`` and
+``abort_all()``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Protocol
 
 import uvloop
 
-from seatlab.server.lifecycle import ServerContext
+from seatlab.server.context import ServerContext
 
 log = logging.getLogger("seatlab.server.loops")
 
@@ -41,7 +42,7 @@ log = logging.getLogger("seatlab.server.loops")
 class LoopServer(Protocol):
     """One loop's share of a backend."""
 
-    async def start(self, sock: socket.socket) -> None: ...
+    def start(self) -> None: ...
 
     def begin_shutdown(self) -> None: ...
 
@@ -70,7 +71,9 @@ LOOPS_STOP_S = 2.0
 signal's poll, the grace period, this and the db flush stay within the 9.5 s watchdog."""
 
 
-def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLoop], LoopServer]) -> None:
+def run_loops(
+    ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLoop, socket.socket], LoopServer]
+) -> None:
     """Run ``ctx.config.threads`` loops until a signal, then shut them down gracefully."""
     gc.freeze()  # what start-up built lives as long as the process: never scan it again
     gc.set_threshold(*GC_THRESHOLDS)
@@ -84,9 +87,9 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
     def loop_main(index: int) -> None:
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
-        server = make_server(loop)
         try:
-            loop.run_until_complete(server.start(ctx.sock.dup()))
+            server = make_server(loop, ctx.sock.dup())
+            server.start()
         except BaseException as exc:
             failures.append(exc)
             started.abort()
