@@ -89,8 +89,11 @@ class ServerConnection:
 
     @property
     def wants_read(self) -> bool:
-        """Whether the backend should read more now (False: pause reading until a batch is served)."""
-        return not (self._eof or self._failed) and self.buffered <= MAX_UNREAD
+        """Whether the backend should read more now (False: pause reading until a batch is served).
+
+        After a framing error it reads on: the lingering close discards what comes.
+        """
+        return self._failed or (not self._eof and self.buffered <= MAX_UNREAD)
 
     @property
     def linger_over(self) -> bool:

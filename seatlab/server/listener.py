@@ -14,9 +14,13 @@ connections (``coro``, ``event``, ``calibrate``): the loop watches its own
 ``dup()`` of the listening socket and, when it is readable, accepts at most
 ``ACCEPT_PER_TURN`` connections before it serves the others again, so a
 burst of clients neither waits behind busy connections nor starves them.
-It hands each accepted socket to the backend, and at shutdown stops
-accepting and tells every connection that is not in the middle of a
-request to close.
+Every loop watches the listener, so one stalled in an fsync does not stop
+the accept, but whichever loop accepts hands the connection to the loop
+serving the fewest (``peers``), through ``call_soon_threadsafe`` when that
+is another: under the GIL the loop that woke first would otherwise take a
+whole burst, and the other loops would have nothing to overlap with it.
+At shutdown it stops accepting and tells every connection that is not in
+the middle of a request to close.
 """
 
 from __future__ import annotations
@@ -117,6 +121,9 @@ class LoopListener:
         self.sock = sock
         self.on_accept = on_accept
         self.connections: set[Served] = set()
+        self.starting = 0  # handed to this loop, not yet registered
+        self.peers: list[LoopListener] = [self]
+        """Every loop's listener (``run_loops`` sets it): accepted connections go to the least loaded."""
         self.stopping = False
         self.backoff = AcceptBackoff()
         self._watching = False
@@ -158,7 +165,20 @@ class LoopListener:
                 self.backoff.succeeded()
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.on_accept(conn)
+            target = min(self.peers, key=LoopListener.load) if len(self.peers) > 1 else self
+            target.starting += 1
+            if target is self:
+                self.on_accept(conn)
+            else:
+                try:
+                    target.loop.call_soon_threadsafe(target.on_accept, conn)
+                except RuntimeError:  # that loop has stopped (shutdown)
+                    target.starting -= 1
+                    conn.close()
+
+    def load(self) -> int:
+        """Connections this loop serves or is about to (read from other loops' threads: an int)."""
+        return len(self.connections) + self.starting
 
     def _resume(self) -> None:
         self._watch()
@@ -166,6 +186,7 @@ class LoopListener:
             self._accept()
 
     def add(self, conn: Served) -> None:
+        self.starting = max(self.starting - 1, 0)
         self.connections.add(conn)
 
     def discard(self, conn: Served) -> None:
