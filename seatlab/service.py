@@ -106,7 +106,8 @@ class SeatService:
 
     def answer(self, payloads: list[bytes]) -> bytes:
         """The answers to ``payloads``, in order, committed: what a backend may send."""
-        answers = self.handle_all(payloads)
+        handle = self.handle
+        answers = handle(payloads[0]) if len(payloads) == 1 else b"".join([handle(p) for p in payloads])
         if not self.needs_commit:
             return answers
         return self.commit_answers(answers, payloads)

@@ -61,13 +61,16 @@ _NOTHING = Batch([], b"", False, False)
 class ServerConnection:
     """One client's byte stream: requests in order, a framing error once, the end of the stream."""
 
-    __slots__ = ("_decoder", "_eof", "_failed", "_single", "discarded")
+    __slots__ = ("_decoder", "_one", "_single", "discarded", "eof", "failed")
 
     def __init__(self) -> None:
         self._decoder = FrameDecoder()
         self._single: bytes | None = None  # the fast path: one whole request not in the decoder
-        self._eof = False
-        self._failed = False  # a framing error was handed out: serve nothing more
+        self._one = Batch([b""], b"", False, False)  # the fast path's batch, reused: no allocation
+        self.eof = False
+        """The client closed its side (its requests are still answered). Read it, never set it."""
+        self.failed = False
+        """A framing error was handed out: nothing more is served, only the lingering close is left."""
         self.discarded = 0
         """Bytes received after a framing error and thrown away (the lingering close's count)."""
 
@@ -78,22 +81,12 @@ class ServerConnection:
         return self._decoder.buffered + (len(single) + 1 if single is not None else 0)
 
     @property
-    def eof(self) -> bool:
-        """The client closed its side (its requests are still answered)."""
-        return self._eof
-
-    @property
-    def failed(self) -> bool:
-        """A framing error ended the connection (only the lingering close is left)."""
-        return self._failed
-
-    @property
     def wants_read(self) -> bool:
         """Whether the backend should read more now (False: pause reading until a batch is served).
 
         After a framing error it reads on: the lingering close discards what comes.
         """
-        return self._failed or (not self._eof and self.buffered <= MAX_UNREAD)
+        return self.failed or (not self.eof and self.buffered <= MAX_UNREAD)
 
     @property
     def linger_over(self) -> bool:
@@ -102,19 +95,18 @@ class ServerConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Take bytes the client sent; ``b""`` means it closed its side (end of stream)."""
-        if self._failed:
+        if self._single is None and not self.failed and data:
+            n = len(data) - 1
+            if n < 0x80 and data[0] == n and not self._decoder.buffered:  # exactly one frame
+                self._single = data[1:]  # skip the decoder
+                return
+        if self.failed:
             self.discarded += len(data)
             return
         if not data:
-            self._eof = True
+            self.eof = True
             return
-        if self._single is None:
-            if not self._decoder.buffered:
-                n = len(data) - 1
-                if n < 0x80 and data[0] == n:  # exactly one frame: skip the decoder
-                    self._single = data[1:]
-                    return
-        else:  # a second read before the first was served: both go through the decoder
+        if self._single is not None:  # a second read before the first was served: both go through the decoder
             single, self._single = self._single, None
             self._decoder.feed(bytes((len(single),)) + single)
         self._decoder.feed(data)
@@ -123,14 +115,19 @@ class ServerConnection:
         """Up to ``limit`` whole requests to serve now, and what follows them (see ``Batch``).
 
         Call it again once the batch's answers are sent (a backend with a delay
-        asks for one request at a time). An empty batch that does not close
-        means: wait for more data.
+        asks for one request at a time); a batch is valid until then (the fast
+        path reuses its object). An empty batch that does not close means: wait
+        for more data.
         """
         single = self._single
         if single is not None:
             self._single = None
-            return Batch([single], b"", self._eof, False)
-        if self._failed:
+            if self.eof:
+                return Batch([single], b"", True, False)
+            one = self._one
+            one.payloads[0] = single
+            return one
+        if self.failed:
             return Batch([], b"", True, False)
         decoder = self._decoder
         payloads: list[bytes] = []
@@ -143,13 +140,13 @@ class ServerConnection:
             else:
                 return Batch(payloads, b"", False, True)
         except FrameError as exc:
-            self._failed = True
+            self.failed = True
             self.discarded = decoder.buffered
             return Batch(payloads, error_frame(0, exc.code, exc.message), True, False)
-        if not payloads and not self._eof:
+        if not payloads and not self.eof:
             return _NOTHING
         # at the end of the stream what is left is at most a partial frame that can never complete
-        return Batch(payloads, b"", self._eof, False)
+        return Batch(payloads, b"", self.eof, False)
 
     def take_all(self) -> list[bytes]:
         """Every whole request still buffered, the rest dropped (shutdown answers them all at once)."""
@@ -159,5 +156,5 @@ class ServerConnection:
             payloads += batch.payloads
             if not batch.more:
                 break
-        self._failed = True  # serve nothing more
+        self.failed = True  # serve nothing more
         return payloads

@@ -83,13 +83,11 @@ class CoroServer:
         self.delays.after_delay(wake)
         return future
 
-    async def _answer(self, payloads: list[bytes]) -> bytes:
-        """The answers to ``payloads``, committed (through the loop's group commit with fsync)."""
-        if self.commit is None:
-            return self.service.answer(payloads)
+    def _committed(self, commit: GroupCommit, payloads: list[bytes]) -> asyncio.Future[bytes]:
+        """The answers to ``payloads`` once the loop's group commit made them durable (await it)."""
         future: asyncio.Future[bytes] = self.loop.create_future()
-        self.commit.after_commit(payloads, self.service.handle_all(payloads), future.set_result)
-        return await future
+        commit.after_commit(payloads, self.service.handle_all(payloads), future.set_result)
+        return future
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(writer)
@@ -113,6 +111,8 @@ class CoroServer:
     ) -> None:
         core = conn.core
         listener = self.listener
+        answer = self.service.answer
+        commit = self.commit
         delay_s = self.delay_s
         limit = 1 if delay_s else TURN_FRAMES
         read = reader.read
@@ -128,7 +128,11 @@ class CoroServer:
                 conn.busy = True
                 if delay_s:
                     await self._sleep()
-                write(await self._answer(batch.payloads) + batch.error)
+                if commit is None:
+                    answers = answer(batch.payloads)
+                else:
+                    answers = await self._committed(commit, batch.payloads)
+                write(answers + batch.error if batch.error else answers)
                 if buffered():
                     await drain()
                 conn.busy = False

@@ -27,7 +27,7 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, Batch, ServerConnection
+from seatlab.protocol.connection import LINGER_S, MAX_UNREAD, TURN_FRAMES, Batch, ServerConnection
 from seatlab.server.context import ServerContext
 from seatlab.server.listener import LoopListener
 from seatlab.server.loops import run_loops
@@ -52,6 +52,8 @@ class EventServer:
         self.commit = commit
         self.delays = DelayQueue(loop, delay_s) if delay_s else None
         self.limit = 1 if delay_s else TURN_FRAMES
+        self.hot = not delay_s and commit is None
+        """No delay and no commit: a batch is answered as soon as it is taken."""
         self.listener = LoopListener(loop, sock, self._accepted)
 
     def _accepted(self, sock: socket.socket) -> None:
@@ -91,6 +93,17 @@ class _Connection(asyncio.Protocol):
                 self.abort()
         elif self.busy or self.write_paused:
             self._flow()
+        elif self.server.hot:
+            # the hot path (no delay, no commit): this turn's batch answered here, in one write
+            batch = self.core.next_batch(TURN_FRAMES)
+            payloads, error, close, more = batch
+            if payloads:
+                answers = self.server.answer(payloads)
+                self.transport.write(answers + error if error else answers)  # type: ignore[union-attr]
+            elif error:
+                self.transport.write(error)  # type: ignore[union-attr]
+            if close or more or self.read_paused or core.buffered > MAX_UNREAD:
+                self._after(batch)
         else:
             self._serve()
 
