@@ -20,12 +20,14 @@ reported beside the rate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,15 +56,12 @@ class Sample:
     errors: int
 
 
-def run_one(
-    checkout: Path, cload: Path, point: str, backend: str, version: str, rnd: int, window_s: float
-) -> Sample:
-    delay_ms, conns, threads, _ = POINTS[point]
+@contextlib.contextmanager
+def checkout_server(checkout: Path, backend: str, *flags: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``python -m seatlab.server`` of ``checkout`` (PYTHONPATH, run from /tmp so the current
+    directory cannot choose the code) on a free port: (the process, its port); always stopped."""
     env = dict(os.environ, PYTHONPATH=str(checkout.resolve()))
-    argv = [
-        sys.executable, "-m", "seatlab.server", "--backend", backend, "--port", "0", "--threads", "2",
-        "--capacity", "100000", "--delay", str(delay_ms), "--max-backlog", "4096",
-    ]  # fmt: skip
+    argv = [sys.executable, "-m", "seatlab.server", "--backend", backend, "--port", "0", *flags]
     server = subprocess.Popen(
         argv, env=env, cwd="/tmp", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -70,10 +69,25 @@ def run_one(
         assert server.stdout is not None
         ready = server.stdout.readline().split()
         if not ready or ready[0] != "READY":
-            raise RuntimeError(f"{version} {backend}: no READY line")
-        port = ready[2]
+            raise RuntimeError(f"{checkout} {backend}: no READY line")
+        yield server, int(ready[2])
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def run_one(
+    checkout: Path, cload: Path, point: str, backend: str, version: str, rnd: int, window_s: float
+) -> Sample:
+    delay_ms, conns, threads, _ = POINTS[point]
+    flags = ["--threads", "2", "--capacity", "100000", "--delay", str(delay_ms), "--max-backlog", "4096"]
+    with checkout_server(checkout, backend, *flags) as (server, port):
         load = subprocess.Popen(
-            [str(cload), "-p", port, "-c", str(conns), "-t", str(threads), "-w", "1.5",
+            [str(cload), "-p", str(port), "-c", str(conns), "-t", str(threads), "-w", "1.5",
              "-d", str(window_s), "-m", "refill"],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -86,13 +100,6 @@ def run_one(
         c1 = proc.cpu_times()
         out, _ = load.communicate(timeout=window_s + 60)
         result = json.loads(out.strip().splitlines()[-1])
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     cpu_s = (c1.user + c1.system) - (c0.user + c0.system)
     answers = max(int(result["answers"]), 1)
     return Sample(

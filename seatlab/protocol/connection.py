@@ -138,7 +138,8 @@ class ServerConnection:
                     break
                 payloads.append(payload)
             else:
-                return Batch(payloads, b"", False, True)
+                if decoder.buffered:  # the limit cut it short: the rest on the next turn
+                    return Batch(payloads, b"", False, True)
         except FrameError as exc:
             self.failed = True
             self.discarded = decoder.buffered

@@ -75,12 +75,7 @@ class CoroServer:
     def _sleep(self) -> asyncio.Future[None]:
         """A future done once the delay has passed (await it, as ``asyncio.sleep(delay_s)``)."""
         future: asyncio.Future[None] = self.loop.create_future()
-
-        def wake() -> None:
-            if not future.done():  # cancelled: its coroutine is gone
-                future.set_result(None)
-
-        self.delays.after_delay(wake)
+        self.delays.after_delay(_wake, future)
         return future
 
     def _committed(self, commit: GroupCommit, payloads: list[bytes]) -> asyncio.Future[bytes]:
@@ -148,6 +143,11 @@ class CoroServer:
                 continue
             data = await read(_READ_SIZE)
             core.receive_data(data)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # cancelled: its coroutine is gone
+        future.set_result(None)
 
 
 async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, core: ServerConnection) -> None:

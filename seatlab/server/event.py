@@ -137,7 +137,7 @@ class _Connection(asyncio.Protocol):
             if server.delays is not None:
                 self.busy = True
                 self.batch = batch
-                server.delays.after_delay(self._delay_over)
+                server.delays.after_delay(_Connection.delay_over, self)
                 self._flow()
                 return
             if server.commit is not None:
@@ -151,7 +151,8 @@ class _Connection(asyncio.Protocol):
             self.transport.write(batch.error)  # type: ignore[union-attr]
         self._after(batch)
 
-    def _delay_over(self) -> None:
+    def delay_over(self) -> None:
+        """Its batch's delay is over: answer it (after the commit, with fsync)."""
         batch = self.batch
         assert batch is not None
         server = self.server

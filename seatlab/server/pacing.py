@@ -24,10 +24,13 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
+from typing import Any, TypeVar
 
 from seatlab.service import SeatService, failed_commit_answers
 
 log = logging.getLogger("seatlab.server.pacing")
+
+T = TypeVar("T")
 
 EARLY_FIRE_S = 0.0005
 """A libuv timer can fire up to a millisecond early: the re-armed timer waits this much longer."""
@@ -41,12 +44,12 @@ class DelayQueue:
     def __init__(self, loop: asyncio.AbstractEventLoop, delay_s: float) -> None:
         self.loop = loop
         self.delay_s = delay_s
-        self.waiting: deque[tuple[float, Callable[[], object]]] = deque()
+        self.waiting: deque[tuple[float, Callable[[Any], object], Any]] = deque()
         self.timer: asyncio.TimerHandle | None = None
 
-    def after_delay(self, callback: Callable[[], object]) -> None:
-        """Call ``callback()`` once ``delay_s`` has passed, never earlier."""
-        self.waiting.append((monotonic() + self.delay_s, callback))
+    def after_delay(self, callback: Callable[[T], object], arg: T) -> None:
+        """Call ``callback(arg)`` once ``delay_s`` has passed, never earlier (no closure per request)."""
+        self.waiting.append((monotonic() + self.delay_s, callback, arg))
         if self.timer is None:
             self.timer = self.loop.call_later(self.delay_s, self._release)
 
@@ -56,7 +59,8 @@ class DelayQueue:
         try:
             # a callback may start another delay: it is due a delay from now, so this loop ends
             while waiting and waiting[0][0] <= now:
-                waiting.popleft()[1]()
+                _, callback, arg = waiting.popleft()
+                callback(arg)
         finally:
             self.timer = None
             if waiting:

@@ -26,7 +26,7 @@ from seatlab.protocol.messages import ErrorCode, book_request, parse_response
 from server.harness import Client, StartServer, new_uuid
 
 
-def _abuse(host: str, port: int, hogs: int, slow: int, seconds: float) -> None:
+def abuse(host: str, port: int, hogs: int, slow: int, seconds: float) -> None:
     """Open ``hogs`` connections that pipeline Books as fast as the socket takes them and never read,
     and ``slow`` slowloris connections that send one byte every 200 ms; keep it up for ``seconds``."""
     flood = book_request(1, new_uuid()) * 1600  # 64 KiB of pipelined (idempotent) Books
@@ -59,7 +59,7 @@ def _abuse(host: str, port: int, hogs: int, slow: int, seconds: float) -> None:
 @contextlib.contextmanager
 def _abusers(host: str, port: int, hogs: int, slow: int, seconds: float) -> Iterator[None]:
     process = multiprocessing.get_context("spawn").Process(
-        target=_abuse, args=(host, port, hogs, slow, seconds), daemon=True
+        target=abuse, args=(host, port, hogs, slow, seconds), daemon=True
     )
     process.start()
     try:
@@ -127,7 +127,7 @@ def _limited_server(backend: str, log: Path, nofile: int) -> tuple[subprocess.Po
     return proc, int(ready[2])
 
 
-def _reconnect(host: str, port: int, n: int, seconds: float) -> None:
+def reconnect(host: str, port: int, n: int, seconds: float) -> None:
     """Keep ``n`` connections open for ``seconds``: one the server closes is opened again at once."""
     sel = selectors.DefaultSelector()
 
@@ -160,7 +160,7 @@ def test_out_of_fds_backs_off_with_one_line_and_serves_again(backend: str, tmp_p
     log = tmp_path / "server.stderr"
     proc, port = _limited_server(backend, log, nofile=64)
     clients = multiprocessing.get_context("spawn").Process(
-        target=_reconnect, args=("127.0.0.1", port, 150, 4.0), daemon=True
+        target=reconnect, args=("127.0.0.1", port, 150, 4.0), daemon=True
     )
     try:
         clients.start()
