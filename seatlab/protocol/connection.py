@@ -32,8 +32,13 @@ from seatlab.protocol.messages import error_frame
 MAX_UNREAD = 65536
 """Received bytes a connection may hold unserved before the backend stops reading it."""
 
-TURN_FRAMES = 32
-"""Requests served per connection per turn of a loop: one busy client cannot starve the others."""
+TURN_FRAMES = 8
+"""Requests served per connection per turn of a loop: one busy client cannot starve the others.
+
+Under issue 13's abuse (200 pipelining connections, 500 slowloris) one round of turns takes
+about 200 x this x 2-3 µs: with 32 an honest client waited 17-20 ms (p99 76-200 ms), with 8,
+3-4 ms (p99 51-54 ms; experiments/core/README.md). A closed-loop client sends one request at a
+time, so this never limits it."""
 
 LINGER_S = 2.0
 """After a framing error: how long to keep reading (and discarding) before closing."""
