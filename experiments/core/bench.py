@@ -73,9 +73,9 @@ def checkout_server(checkout: Path, backend: str, *flags: str) -> Iterator[tuple
         yield server, int(ready[2])
     finally:
         server.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(15)
-        except subprocess.TimeoutExpired:
+        if server.poll() is None:  # SIGTERM did not end it in time
             server.kill()
             server.wait()
 

@@ -108,17 +108,8 @@ def _limited_server(backend: str, log: Path, nofile: int) -> tuple[subprocess.Po
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    argv = [
-        sys.executable,
-        "-m",
-        "seatlab.server",
-        "--backend",
-        backend,
-        "--port",
-        "0",
-        "--max-backlog",
-        "512",
-    ]
+    flags = f"--backend {backend} --port 0 --max-backlog 512".split()
+    argv = [sys.executable, "-m", "seatlab.server", *flags]
     with log.open("w") as err:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=limit)  # noqa: PLW1509
     assert proc.stdout is not None

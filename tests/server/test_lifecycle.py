@@ -258,10 +258,9 @@ def test_sigterm_answers_pipelined_requests_not_yet_started(
     start_server: StartServer, connect: Connect, tmp_path: Path
 ) -> None:
     """The request in its delay finishes; the ones queued behind it are answered, never dropped."""
-    db = tmp_path / "db.csv"
-    server = start_server(db_path=db, delay_ms=400, threads=2)
-    client = connect(server)
     uuids = [new_uuid() for _ in range(5)]
+    server = start_server(db_path=tmp_path / "db.csv", delay_ms=400, threads=2)
+    client = connect(server)
     client.send(b"".join(book_request(i + 1, u) for i, u in enumerate(uuids)))
     time.sleep(0.15)  # the first is in its delay, four wait behind it
     assert server.popen is not None
@@ -277,7 +276,9 @@ def test_sigterm_answers_pipelined_requests_not_yet_started(
     assert client.at_eof()
     assert server.popen.wait(10) == 0
     booked = {a.seat.uuid for a in answers if a.WhichOneof("result") == "seat"}
-    assert set(_db_seats(db).values()) == booked  # what was acknowledged is in the file, nothing else
+    assert (
+        set(_db_seats(tmp_path / "db.csv").values()) == booked
+    )  # what was acknowledged is in the file, nothing else
 
 
 @pytest.mark.parametrize("backend", ["tpool"])
