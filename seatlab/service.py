@@ -1,9 +1,12 @@
-"""The one service function: a request frame's payload in, a response frame out.
+"""The one service function: request payloads in, their answers' frames out.
 
 No sockets, no event loop, no delay: every backend spends the delay its own
-way, then calls ``SeatService.handle`` and writes what it returns. With
-``--sync fsync`` the backend calls ``commit()`` (or its loop's group
-commit) after a batch of ``handle`` calls and before sending their answers.
+way, then calls ``SeatService.answer`` with the requests a
+``ServerConnection`` handed out and writes what it returns: the answers,
+already durable as promised (with ``--sync fsync`` one commit for the
+batch; if it fails, ``Error{INTERNAL}`` for each request instead). The loop
+backends share one commit among every connection of a loop iteration
+(``seatlab.server.commit``): they call ``handle_all`` and commit through it.
 """
 
 from __future__ import annotations
@@ -101,6 +104,21 @@ class SeatService:
             return encode(response)
         return error_frame(rid, ErrorCode.BAD_REQUEST, "Request has no op set (book, cancel or stats)")
 
+    def answer(self, payloads: list[bytes]) -> bytes:
+        """The answers to ``payloads``, in order, committed: what a backend may send."""
+        handle = self.handle
+        answers = handle(payloads[0]) if len(payloads) == 1 else b"".join([handle(p) for p in payloads])
+        if not self.needs_commit:
+            return answers
+        return self.commit_answers(answers, payloads)
+
+    def handle_all(self, payloads: list[bytes]) -> bytes:
+        """The answers to ``payloads``, in order, not yet committed (a group commit follows)."""
+        handle = self.handle
+        if len(payloads) == 1:
+            return handle(payloads[0])
+        return b"".join([handle(p) for p in payloads])
+
     def commit(self) -> None:
         """Make the changes so far durable (a no-op unless ``--sync fsync``)."""
         if self.needs_commit:
@@ -124,7 +142,17 @@ class SeatService:
 
 def failed_commit_answers(payloads: list[bytes], exc: BaseException) -> bytes:
     """One ``Error{INTERNAL}`` per request (payload) whose answers a failed commit held back."""
-    message = f"internal error: commit of the db file failed: {type(exc).__name__}: {exc}"
+    return internal_answers(payloads, f"commit of the db file failed: {type(exc).__name__}: {exc}")
+
+
+def shutting_down_answers(payloads: list[bytes]) -> bytes:
+    """One ``Error{INTERNAL}`` per request that arrived but was not started before the shutdown."""
+    return internal_answers(payloads, "shutting down: request not started")
+
+
+def internal_answers(payloads: list[bytes], why: str) -> bytes:
+    """One ``Error{INTERNAL}`` "internal error: ``why``" per request (payload), each with its id."""
+    message = f"internal error: {why}"
     return b"".join(error_frame(_request_id(p), ErrorCode.INTERNAL, message) for p in payloads)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode
 from seatlab.protocol.messages import book_request, parse_response
-from seatlab.service import SeatService
+from seatlab.service import SeatService, shutting_down_answers
 from seatlab.store import SeatStore
 
 U1 = "123E4567-E89B-12D3-A456-426614174000"
@@ -76,19 +76,38 @@ def test_a_failed_commit_answers_internal_for_each_request(tmp_path: Path) -> No
     journal, seats = Journal.open(tmp_path / "db.csv", 5, sync="fsync")
     service = SeatService(SeatStore(5, journal, seats))
     payloads = [book_request(7, U1)[1:], book_request(8, U2)[1:]]
-    answers = b"".join(service.handle(p) for p in payloads)
-    assert service.commit_answers(answers, payloads) == answers  # the fsync works: the answers go out
+    answers = service.answer(payloads)  # the fsync works: the answers go out, in order
+    assert [(r.id, r.seat.uuid) for r in _responses(answers)] == [(7, U1.lower()), (8, U2)]
     # the db file's descriptor becomes a pipe: writes still succeed, fsync fails for real (EINVAL)
     read_end, write_end = os.pipe()
     os.dup2(write_end, journal._fd)
     payloads = [book_request(9, "323e4567-e89b-12d3-a456-426614174000")[1:]]
-    answer = service.handle(payloads[0])
-    decoder = FrameDecoder()
-    decoder.feed(service.commit_answers(answer, payloads))
-    failed = parse_response(decoder.next_frame() or b"")
+    (failed,) = _responses(service.answer(payloads))
     assert failed.id == 9 and failed.error.code == seat_pb2.Error.INTERNAL
     assert "commit of the db file failed" in failed.error.message
     assert service.store.stats() == (5, 3)  # the booking itself stands: a retry gets the same seat
     for fd in (journal._fd, read_end, write_end):
         os.close(fd)
     journal._fd = -1
+
+
+def _responses(data: bytes) -> list[seat_pb2.Response]:
+    decoder = FrameDecoder()
+    decoder.feed(data)
+    out = []
+    while (payload := decoder.next_frame()) is not None:
+        out.append(parse_response(payload))
+    assert decoder.buffered == 0
+    return out
+
+
+def test_answer_is_every_handle_in_order_and_shutting_down_refuses_each() -> None:
+    service = SeatService(SeatStore(1))
+    payloads = [book_request(1, U1)[1:], book_request(2, U2)[1:], b"\xff", request(id=4)[1:]]
+    answers = _responses(service.answer(payloads))
+    assert [r.WhichOneof("result") for r in answers] == ["seat", "sold_out", "error", "error"]
+    assert [r.id for r in answers] == [1, 2, 0, 4]
+    refused = _responses(shutting_down_answers(payloads))
+    assert [(r.id, r.error.code) for r in refused] == [(i, seat_pb2.Error.INTERNAL) for i in (1, 2, 0, 4)]
+    assert all("shutting down" in r.error.message for r in refused)
+    assert service.store.stats() == (1, 1)  # refusing books nothing

@@ -68,22 +68,29 @@ def encode(message: seat_pb2.Request | seat_pb2.Response) -> bytes:
     return frame(message.SerializeToString())
 
 
-def decode_varint(data: bytes, pos: int = 0) -> tuple[int, int]:
+def decode_varint(
+    data: bytes, pos: int = 0, limit: int | None = None, max_bytes: int = 10
+) -> tuple[int, int]:
     """The base-128 varint at ``data[pos:]`` and the position after it (the one varint reader).
 
-    Raises IndexError if ``data`` ends inside it, ValueError past 10 bytes (64 bits).
+    Raises IndexError if ``data`` ends inside it, ValueError if byte ``max_bytes``
+    (10: 64 bits) still continues, and OverflowError as soon as the value read so
+    far exceeds ``limit`` (the frame length check reads its prefix byte by byte).
     """
     value = 0
     shift = 0
+    start = pos
     while True:
         byte = data[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
+        if limit is not None and value > limit:
+            raise OverflowError(f"varint value exceeds {limit}")
         if byte < 0x80:
             return value, pos
         shift += 7
-        if shift > 63:
-            raise ValueError("varint longer than 10 bytes")
+        if pos - start >= max_bytes:
+            raise ValueError(f"varint longer than {max_bytes} bytes")
 
 
 class FrameDecoder:
@@ -127,28 +134,19 @@ class FrameDecoder:
                 return None
             self._pos = stop
             return buf[start:stop]
-        length = 0
-        shift = 0
-        i = pos
-        while True:
-            if i >= end:
-                return None  # the varint itself is incomplete
-            byte = buf[i]
-            i += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if length > self.max_frame:
-                raise FrameError(
-                    ErrorCode.FRAME_TOO_LARGE,
-                    f"frame length exceeds the limit of {self.max_frame} bytes",
-                )
-            if byte < 0x80:
-                break
-            if i - pos >= _MAX_VARINT_BYTES:
-                raise FrameError(
-                    ErrorCode.BAD_FRAME,
-                    f"length prefix: varint byte {_MAX_VARINT_BYTES} still has the continuation bit set",
-                )
+        try:
+            length, i = decode_varint(buf, pos, self.max_frame, _MAX_VARINT_BYTES)
+        except IndexError:
+            return None  # the varint itself is incomplete
+        except OverflowError:
+            raise FrameError(
+                ErrorCode.FRAME_TOO_LARGE, f"frame length exceeds the limit of {self.max_frame} bytes"
+            ) from None
+        except ValueError:
+            raise FrameError(
+                ErrorCode.BAD_FRAME,
+                f"length prefix: varint byte {_MAX_VARINT_BYTES} still has the continuation bit set",
+            ) from None
         stop = i + length
         if stop > end:
             return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from seatlab.protocol import seat_pb2
-from seatlab.protocol.codec import encode, encode_varint, frame
+from seatlab.protocol.codec import decode_varint, encode, encode_varint, frame
 
 _BYTE = [bytes((i,)) for i in range(0x80)]
 
@@ -54,10 +54,7 @@ def id_field(request_id: int) -> bytes:
 
 def id_of(field: bytes) -> int:
     """The request id held by an encoded id field (the inverse of ``id_field``)."""
-    rid = 0
-    for shift, byte in enumerate(field[1:]):
-        rid |= (byte & 0x7F) << (7 * shift)
-    return rid
+    return decode_varint(field, 1)[0] if field else 0
 
 
 def fast_book(payload: bytes) -> tuple[bytes, bytes] | None:

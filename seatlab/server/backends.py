@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from seatlab.server.lifecycle import ServerContext
+    from seatlab.server.context import ServerContext
 
 BACKENDS: dict[str, str] = {
     "tpool": "seatlab.server.tpool:serve",

@@ -38,6 +38,14 @@ class ServerConfig:
         """The simulated work per request, in seconds."""
         return self.delay_ms / 1000.0
 
+    def describe(self) -> str:
+        """The flags in one line for the log (the READY line's companion)."""
+        db = str(self.db_path) if self.db_path else "memory only"
+        return (
+            f"capacity {self.capacity}, delay {self.delay_ms:g} ms, threads {self.threads}, "
+            f"backlog {self.max_backlog}, db {db}, sync {self.sync}"
+        )
+
     def to_argv(self) -> list[str]:
         """The flags that start a server with this config (``parse_args(c.to_argv()) == c``)."""
         argv = [

@@ -14,10 +14,11 @@ blocked in an fsync or a slow callback does not stall the others), and they
 cost GIL hand-offs (the switch interval is 5 ms). ``--threads 1`` is the
 plain single-loop server.
 
-A backend supplies ``LoopServer``: ``start()`` (coroutine, on the loop:
-begin serving the socket), ``begin_shutdown()`` (on the loop: stop
-accepting, close idle connections, let started requests finish),
-``open_connections()`` and ``abort_all()``.
+A backend supplies, for each loop and its ``dup()`` of the listener, its
+``LoopListener`` (``seatlab.server.listener``): ``start()`` (on the loop:
+begin accepting), ``begin_shutdown()`` (on the loop: stop accepting, close
+idle connections, let started requests finish), ``open_connections()`` and
+``abort_all()``.
 """
 
 from __future__ import annotations
@@ -29,25 +30,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 import uvloop
 
-from seatlab.server.lifecycle import ServerContext
+from seatlab.server.context import ServerContext
+from seatlab.server.listener import LoopListener
 
 log = logging.getLogger("seatlab.server.loops")
-
-
-class LoopServer(Protocol):
-    """One loop's share of a backend."""
-
-    async def start(self, sock: socket.socket) -> None: ...
-
-    def begin_shutdown(self) -> None: ...
-
-    def open_connections(self) -> int: ...
-
-    def abort_all(self) -> None: ...
 
 
 GC_THRESHOLDS = (50_000, 50, 100)
@@ -70,12 +59,14 @@ LOOPS_STOP_S = 2.0
 signal's poll, the grace period, this and the db flush stay within the 9.5 s watchdog."""
 
 
-def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLoop], LoopServer]) -> None:
+def run_loops(
+    ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLoop, socket.socket], LoopListener]
+) -> None:
     """Run ``ctx.config.threads`` loops until a signal, then shut them down gracefully."""
     gc.freeze()  # what start-up built lives as long as the process: never scan it again
     gc.set_threshold(*GC_THRESHOLDS)
     n = ctx.config.threads
-    started_loops: list[tuple[asyncio.AbstractEventLoop, LoopServer] | None] = [
+    started_loops: list[tuple[asyncio.AbstractEventLoop, LoopListener] | None] = [
         None
     ] * n  # by index: pairs stay paired
     started = threading.Barrier(n + 1)
@@ -84,9 +75,9 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
     def loop_main(index: int) -> None:
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
-        server = make_server(loop)
         try:
-            loop.run_until_complete(server.start(ctx.sock.dup()))
+            server = make_server(loop, ctx.sock.dup())
+            server.start()
         except BaseException as exc:
             failures.append(exc)
             started.abort()
@@ -94,6 +85,7 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
             return
         started_loops[index] = (loop, server)
         started.wait()
+        server.peers = [pair[1] for pair in started_loops if pair is not None]  # all set before the barrier
         try:
             loop.run_forever()
         finally:
@@ -139,6 +131,6 @@ def run_loops(ctx: ServerContext, make_server: Callable[[asyncio.AbstractEventLo
     log.info("shutdown: loops stopped after %.2f s", time.monotonic() - began)
 
 
-def _count(loops: list[asyncio.AbstractEventLoop], servers: list[LoopServer]) -> int:
+def _count(loops: list[asyncio.AbstractEventLoop], servers: list[LoopListener]) -> int:
     """Open connections over all loops (read from the main thread; an int read is atomic)."""
     return sum(server.open_connections() for server in servers)

@@ -11,11 +11,18 @@ experiments measure, so it is not hidden behind extra threads.
 Bounded buffering comes free: a thread reads at most 64 KiB, answers it, and
 blocks in ``sendall`` while a client does not read its answers.
 
+What to serve comes from the sans-IO ``ServerConnection`` and the answers
+from ``SeatService.answer``, as in every backend; a framing error ends the
+connection with the lingering close. Out of file descriptors, the acceptor
+backs off (``AcceptBackoff``) instead of retrying at once.
+
 Shutdown: the acceptor stops; every connection idle in ``recv`` gets
 ``shutdown(SHUT_RD)``, which wakes it with EOF; a busy one finishes the
-request it has started, sends its answer and then closes; queued
-connections are closed unserved. Whatever is still running after the grace
-period (a ``sendall`` to a client that never reads) gets ``SHUT_RDWR``.
+request it has started, sends its answer, answers what it received but did
+not start ``Error{INTERNAL}`` "shutting down" and closes; queued connections
+are answered the same for what they sent, unserved. Whatever is still
+running after the grace period (a ``sendall`` to a client that never reads)
+gets ``SHUT_RDWR``.
 """
 
 from __future__ import annotations
@@ -27,10 +34,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from seatlab.protocol.codec import FrameDecoder, FrameError
-from seatlab.protocol.messages import error_frame
-from seatlab.server.lifecycle import ServerContext
-from seatlab.service import SeatService
+from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, ServerConnection
+from seatlab.server.context import ServerContext
+from seatlab.server.listener import OUT_OF_FDS, AcceptBackoff
+from seatlab.service import SeatService, shutting_down_answers
 
 log = logging.getLogger("seatlab.server.tpool")
 
@@ -104,11 +111,13 @@ def _serve_connection(
     conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event, conns: _Connections
 ) -> None:
     """Serve one connection until it closes: the whole life of one pool thread's task."""
+    core = ServerConnection()
     try:
         if stopping.is_set() or not conns.add(conn):
-            return  # queued until shutdown: close it unserved
+            _refuse_queued(conn, core)  # queued until shutdown: answer what it sent, unserved
+            return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _serve_requests(conn, service, delay_s, stopping, conns)
+        _serve_requests(conn, core, service, delay_s, stopping, conns)
     except OSError:
         pass  # the client went away (reset, broken pipe): nothing more to answer
     except Exception:
@@ -119,49 +128,69 @@ def _serve_connection(
 
 
 def _serve_requests(
-    conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event, conns: _Connections
+    conn: socket.socket,
+    core: ServerConnection,
+    service: SeatService,
+    delay_s: float,
+    stopping: threading.Event,
+    conns: _Connections,
 ) -> None:
-    decoder = FrameDecoder()
-    handle = service.handle
-    needs_commit = service.needs_commit
-    commit_answers = service.commit_answers
+    answer = service.answer
+    limit = 1 if delay_s else TURN_FRAMES
     recv = conn.recv
     sendall = conn.sendall
-    go_idle = conns.go_idle
-    go_busy = conns.go_busy
     while True:
-        if not go_idle(conn):
+        if stopping.is_set():  # start nothing new: what arrived is answered "shutting down"
+            payloads = core.take_all()
+            if payloads:
+                sendall(shutting_down_answers(payloads))
             return
-        data = recv(_RECV_SIZE)
-        go_busy(conn)
-        if not data:
-            return
-        decoder.feed(data)
-        answers: list[bytes] = []  # batched per read when there is no delay
-        payloads: list[bytes] = []  # their requests, for a failed commit's answers (--sync fsync)
-        while True:
-            if stopping.is_set():
-                break  # finish what was started, start nothing new
-            try:
-                payload = decoder.next_frame()
-            except FrameError as exc:
-                before = commit_answers(b"".join(answers), payloads) if answers else b""
-                sendall(before + error_frame(0, exc.code, exc.message))
-                conn.shutdown(socket.SHUT_WR)
-                return
-            if payload is None:
-                break
+        batch = core.next_batch(limit)
+        if batch.payloads:
             if delay_s:
                 time.sleep(delay_s)
-                answer = handle(payload)
-                sendall(commit_answers(answer, [payload]) if needs_commit else answer)
-            else:
-                answers.append(handle(payload))
-                if needs_commit:
-                    payloads.append(payload)
-        if answers:
-            out = answers[0] if len(answers) == 1 else b"".join(answers)
-            sendall(commit_answers(out, payloads) if needs_commit else out)
+            sendall(answer(batch.payloads) + batch.error)
+        elif batch.error:
+            sendall(batch.error)
+        if batch.close:
+            if batch.error and not core.eof:
+                _linger(conn, core)
+            return
+        if batch.more:
+            continue  # the thread is this connection's alone: no turn to give up
+        if not conns.go_idle(conn):
+            continue  # shutdown began: answered above
+        data = recv(_RECV_SIZE)
+        conns.go_busy(conn)
+        core.receive_data(data)
+
+
+def _linger(conn: socket.socket, core: ServerConnection) -> None:
+    """After a framing error's Error: shut our side, read and discard a while (bounded), then close."""
+    conn.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + LINGER_S
+    while not core.linger_over and (left := deadline - time.monotonic()) > 0:
+        conn.settimeout(left)
+        try:
+            data = conn.recv(_RECV_SIZE)
+        except TimeoutError:
+            break
+        if not data:
+            return
+        core.receive_data(data)
+
+
+def _refuse_queued(conn: socket.socket, core: ServerConnection) -> None:
+    """A connection still queued at shutdown: ``INTERNAL`` "shutting down" for each request it sent."""
+    conn.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while data := conn.recv(_RECV_SIZE):
+            core.receive_data(data)
+    payloads = core.take_all()
+    if payloads:
+        conn.setblocking(True)
+        conn.settimeout(1.0)
+        conn.sendall(shutting_down_answers(payloads))
 
 
 def serve(ctx: ServerContext) -> None:
@@ -173,6 +202,7 @@ def serve(ctx: ServerContext) -> None:
     pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="tpool")
     listener = ctx.sock
     listener.settimeout(_ACCEPT_POLL_S)
+    backoff = AcceptBackoff()
 
     def accept_loop() -> None:
         while not stopping.is_set():
@@ -183,9 +213,13 @@ def serve(ctx: ServerContext) -> None:
             except OSError as exc:
                 if stopping.is_set():
                     return
-                log.warning("accept failed: %s", exc)  # e.g. EMFILE: back off, keep serving the others
-                time.sleep(0.05)
+                if exc.errno in OUT_OF_FDS:
+                    time.sleep(backoff.failed(exc))  # never spin, one log line per episode
+                else:
+                    log.warning("accept failed: %s", exc)
                 continue
+            if backoff.backing_off:
+                backoff.succeeded()
             conn.settimeout(None)
             pool.submit(_serve_connection, conn, service, config.delay_s, stopping, conns)
 

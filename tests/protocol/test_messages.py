@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seatlab.protocol import seat_pb2
@@ -95,17 +95,86 @@ def test_fast_book_agrees_with_protobuf_on_plain_books(rid: int, uuid: str) -> N
         assert got is None
 
 
-@given(st.binary(max_size=60))
-def test_fast_book_never_accepts_what_protobuf_reads_differently(payload: bytes) -> None:
-    got = fast_book(payload)
-    if got is None:
-        return
+def _mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
+    """Apply (kind, position, byte) edits: 0 replaces a byte, 1 inserts one, 2 deletes one, 3 truncates."""
+    out = bytearray(data)
+    for kind, pos, byte in edits:
+        at = pos % (len(out) + 1)
+        if kind == 0 and at < len(out):
+            out[at] = byte
+        elif kind == 1:
+            out.insert(at, byte)
+        elif kind == 2 and at < len(out):
+            del out[at]
+        elif kind == 3:
+            del out[at:]
+    return bytes(out)
+
+
+_EDIT = st.tuples(st.integers(0, 3), st.integers(0, 63), st.integers(0, 255))
+# a byte from the alphabet the payloads are made of, so a replaced uuid digit is often still hex
+_CLOSE_BYTE = st.sampled_from(b"0123456789abcdefABCDEFgG-\x00\x08\x0a\x12\x1a\x24\x26\x80\xff")
+_CLOSE_EDIT = st.tuples(st.integers(0, 3), st.integers(0, 63), _CLOSE_BYTE)
+
+
+def _plain(op: str, rid: int, uuid: str) -> bytes:
+    request = seat_pb2.Request(id=rid)
+    getattr(request, op).uuid = uuid
+    return request.SerializeToString()
+
+
+mutated_requests = st.builds(
+    lambda op, rid, u, upper, edits: _mutate(_plain(op, rid, u.upper() if upper else u), edits),
+    st.sampled_from(["book", "cancel"]),
+    st.one_of(st.integers(0, 300), ids),
+    uuids,
+    st.booleans(),
+    st.lists(st.one_of(_EDIT, _CLOSE_EDIT), max_size=3),
+)
+"""Valid Book and Cancel payloads with up to three byte edits: near misses of the fast paths."""
+
+
+def _agrees_with_protobuf(payload: bytes, op: str, got: tuple[bytes, bytes]) -> None:
     parsed = seat_pb2.Request()
-    parsed.ParseFromString(payload)
-    assert parsed.WhichOneof("op") == "book"
+    parsed.ParseFromString(payload)  # what the fast path accepted must parse
+    assert parsed.WhichOneof("op") == op
     field, uuid = got
-    assert (parsed.id, parsed.book.uuid.lower()) == (id_of(field), uuid.decode())
+    text = getattr(parsed, op).uuid
+    assert canonical_uuid(text) == uuid.decode()
+    assert (parsed.id, text.lower()) == (id_of(field), uuid.decode())
     assert field == id_field(parsed.id), "the echoed id field must be protobuf's own encoding"
+
+
+@settings(max_examples=1000)
+@given(mutated_requests)
+def test_fast_paths_never_accept_what_protobuf_reads_differently(payload: bytes) -> None:
+    for op, fast in (("book", fast_book), ("cancel", fast_cancel)):
+        got = fast(payload)
+        if got is not None:
+            _agrees_with_protobuf(payload, op, got)
+
+
+def test_mutated_requests_reach_both_outcomes() -> None:
+    """The property above is only worth its examples if many are accepted and many refused."""
+    accepted = refused = 0
+    for payload in _examples(mutated_requests, 600):
+        if fast_book(payload) is not None or fast_cancel(payload) is not None:
+            accepted += 1
+        else:
+            refused += 1
+    assert accepted > 100 and refused > 100, (accepted, refused)
+
+
+def _examples(strategy: st.SearchStrategy[bytes], n: int) -> list[bytes]:
+    out: list[bytes] = []
+
+    @settings(max_examples=n, database=None, derandomize=True)
+    @given(strategy)
+    def collect(example: bytes) -> None:
+        out.append(example)
+
+    collect()
+    return out
 
 
 @pytest.mark.parametrize(
@@ -151,14 +220,3 @@ def test_fast_cancel_and_released_answer_are_protobufs_encoding(
     assert fast_book(request) is None
     expected = seat_pb2.Response(id=rid, released=seat_pb2.Released(number=number))
     assert released_answer(field, number) == encode(expected)
-
-
-@given(st.binary(max_size=60))
-def test_fast_cancel_never_accepts_what_protobuf_reads_differently(payload: bytes) -> None:
-    got = fast_cancel(payload)
-    if got is None:
-        return
-    parsed = seat_pb2.Request()
-    parsed.ParseFromString(payload)
-    assert parsed.WhichOneof("op") == "cancel"
-    assert (parsed.id, parsed.cancel.uuid.lower()) == (id_of(got[0]), got[1].decode())

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_harness import SERVING_BACKENDS, Client, Connect, StartServer
 
 from seatlab.server.process import ServerProcess
+from server.harness import SERVING_BACKENDS, Client, Connect, StartServer
 
 
 @pytest.fixture(params=SERVING_BACKENDS)

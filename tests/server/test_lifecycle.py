@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from server_harness import Client, Connect, StartServer, new_uuid
 
-from seatlab.protocol.messages import book_request
+from seatlab.protocol.messages import ErrorCode, book_request
 from seatlab.server.process import ServerProcess, ServerStartError
+from server.harness import Client, Connect, StartServer, new_uuid
 
 
 def _db_seats(path: Path) -> dict[int, str]:
@@ -59,24 +62,79 @@ def test_sigterm_exits_0_with_db_complete_and_restart_restores(
         assert client.book(u).seat.number == number  # the same seat, not a new one
 
 
-@pytest.mark.parametrize("delay_ms", [0, 5])
-def test_fsync_group_commit_under_concurrency(
-    start_server: StartServer, connect: Connect, tmp_path: Path, delay_ms: float
+class FsyncCounter:
+    """Counts a running server's fsync/fdatasync calls, every thread, with strace (the real calls)."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        if shutil.which("strace") is None:
+            pytest.skip("strace is not installed: the server's fsyncs cannot be counted")
+        self.pid = pid
+        self.out = out
+        self.count = -1
+        self.tracer = subprocess.Popen(
+            ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", str(out), "-p", str(pid)],
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 10
+        while not all(_traced(task) for task in Path(f"/proc/{pid}/task").iterdir()):
+            if self.tracer.poll() is not None or time.monotonic() > deadline:
+                err = self.tracer.stderr.read().decode() if self.tracer.stderr else ""
+                pytest.skip(f"strace cannot attach to the server here: {err.strip()[:200]}")
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        """Detach; the number of fsync and fdatasync calls seen."""
+        self.tracer.send_signal(signal.SIGINT)
+        self.tracer.wait(10)
+        lines = self.out.read_text().splitlines()
+        self.count = sum(1 for line in lines if " fsync(" in line or " fdatasync(" in line)
+        return self.count
+
+
+def _traced(task: Path) -> bool:
+    try:
+        status = (task / "status").read_text()
+    except FileNotFoundError:
+        return True  # the thread is gone
+    return "TracerPid:\t0\n" not in status
+
+
+@pytest.mark.parametrize(("delay_ms", "sync"), [(0, "fsync"), (5, "fsync"), (0, "os")])
+def test_fsync_group_commit_shares_fsyncs_among_concurrent_requests(
+    backend: str, start_server: StartServer, connect: Connect, tmp_path: Path, delay_ms: float, sync: str
 ) -> None:
+    """40 bookings from 4 connections at once are durable before their answers, in fewer fsyncs.
+
+    Loops share one fsync per loop iteration among its connections (one loop here, so all four);
+    tpool's threads each commit a read's requests at once and the journal lets concurrent commits
+    share one fsync. ``--sync os`` must not fsync at all: that the counter sees nothing there shows
+    it counts what the mode asks for.
+    """
     db = tmp_path / "db.csv"
-    server = start_server(db_path=db, sync="fsync", delay_ms=delay_ms, threads=4)
+    threads = 4 if backend == "tpool" else 1
+    server = start_server(db_path=db, sync=sync, delay_ms=delay_ms, threads=threads)
     clients = [connect(server) for _ in range(4)]
+    for client in clients:
+        assert client.stats().stats.booked == 0  # every connection served before counting starts
     uuids = [[new_uuid() for _ in range(10)] for _ in clients]
-    for client, us in zip(clients, uuids, strict=False):
+    fsyncs = FsyncCounter(server.pid, tmp_path / "strace.txt")
+    for client, us in zip(clients, uuids, strict=True):
         client.send(b"".join(book_request(i + 1, u) for i, u in enumerate(us)))
     numbers = {}
-    for client, us in zip(clients, uuids, strict=False):
+    for client, us in zip(clients, uuids, strict=True):
         for u in us:
             answer = client.receive()
             assert answer.seat.uuid == u
             numbers[answer.seat.number] = u
+            assert _db_seats(db).get(answer.seat.number) == u  # acknowledged means in the file
+    count = fsyncs.stop()
     assert len(numbers) == 40
-    assert _db_seats(db) == numbers  # acknowledged means in the file, before the server stops
+    if sync == "os":
+        assert count == 0
+    elif delay_ms == 0:
+        assert 1 <= count <= 10, f"{count} fsyncs for 40 bookings in 4 pipelined batches"
+    else:  # one request per connection at a time: at most one fsync each, and at least one per round
+        assert 10 <= count <= 40, f"{count} fsyncs for 40 bookings, 10 rounds of 4 connections"
     assert server.stop() == 0
 
 
@@ -194,3 +252,52 @@ def _booked(server: ServerProcess) -> int:
         return client.stats().stats.booked
     finally:
         client.close()
+
+
+def test_sigterm_answers_pipelined_requests_not_yet_started(
+    start_server: StartServer, connect: Connect, tmp_path: Path
+) -> None:
+    """The request in its delay finishes; the ones queued behind it are answered, never dropped."""
+    uuids = [new_uuid() for _ in range(5)]
+    server = start_server(db_path=tmp_path / "db.csv", delay_ms=400, threads=2)
+    client = connect(server)
+    client.send(b"".join(book_request(i + 1, u) for i, u in enumerate(uuids)))
+    time.sleep(0.15)  # the first is in its delay, four wait behind it
+    assert server.popen is not None
+    server.popen.terminate()
+    answers = [client.receive() for _ in range(5)]
+    assert [a.id for a in answers] == [1, 2, 3, 4, 5]
+    assert answers[0].seat.uuid == uuids[0]
+    for a, u in zip(answers[1:], uuids[1:], strict=True):
+        kind = a.WhichOneof("result")
+        assert (kind == "seat" and a.seat.uuid == u) or (
+            kind == "error" and a.error.code == ErrorCode.INTERNAL and "shutting down" in a.error.message
+        ), a
+    assert client.at_eof()
+    assert server.popen.wait(10) == 0
+    booked = {a.seat.uuid for a in answers if a.WhichOneof("result") == "seat"}
+    assert (
+        set(_db_seats(tmp_path / "db.csv").values()) == booked
+    )  # what was acknowledged is in the file, nothing else
+
+
+@pytest.mark.parametrize("backend", ["tpool"])
+def test_sigterm_answers_tpool_connections_still_queued(start_server: StartServer, tmp_path: Path) -> None:
+    """tpool: a connection waiting in the pool's queue at SIGTERM gets ``INTERNAL`` for what it sent."""
+    server = start_server(delay_ms=400, threads=1)
+    busy = Client(server.host, server.port)
+    busy.send(book_request(1, new_uuid()))
+    time.sleep(0.1)  # it holds the only pool thread
+    queued = Client(server.host, server.port)
+    queued.send(book_request(7, new_uuid()) + book_request(8, new_uuid()))
+    time.sleep(0.1)
+    assert server.popen is not None
+    server.popen.terminate()
+    assert busy.receive().WhichOneof("result") == "seat"
+    refused = [queued.receive() for _ in range(2)]
+    assert [(r.id, r.error.code) for r in refused] == [(7, ErrorCode.INTERNAL), (8, ErrorCode.INTERNAL)]
+    assert all("shutting down" in r.error.message for r in refused)
+    assert queued.at_eof()
+    assert server.popen.wait(10) == 0
+    busy.close()
+    queued.close()

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import encode
 from seatlab.protocol.messages import ErrorCode, book_request
+from server.harness import Client, Connect, StartServer, new_uuid
 
 
 def _book_until_sold_out(client: Client) -> list[tuple[int, str]]:

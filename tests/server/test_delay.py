@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import time
 
-from server_harness import Client, Connect, StartServer, new_uuid
-
 from seatlab.protocol.messages import book_request
+from server.harness import Client, Connect, StartServer, new_uuid
 
 
 def _book_concurrently(clients: list[Client]) -> float:

@@ -5,25 +5,45 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from server_harness import Client, new_uuid
 
 from seatlab.protocol.codec import encode_varint
 from seatlab.protocol.messages import ErrorCode, book_request
 from seatlab.server.calibrate import FIXED_ANSWER, FIXED_UUID, count_frames
 from seatlab.server.process import ServerProcess
+from server.harness import Client, new_uuid
 
 
 def test_calibrate_answers_each_frame_with_the_fixed_seat(tmp_path: Path) -> None:
     with ServerProcess("calibrate", threads=2, log_dir=tmp_path) as server:
         client = Client(server.host, server.port)
         requests = b"".join(book_request(i + 1, new_uuid()) for i in range(100))
-        client.send(requests[:7])
-        client.send(requests[7:])  # frames split across writes still count once each
+        client.send(requests)
         answers = [client.receive() for _ in range(100)]
         assert {(a.seat.number, a.seat.uuid) for a in answers} == {(1, FIXED_UUID)}
         client.send(encode_varint(70000))
         assert client.receive().error.code == ErrorCode.FRAME_TOO_LARGE
         assert client.at_eof()
+        client.close()
+        assert server.stop() == 0
+
+
+def test_calibrate_answers_a_frame_split_across_writes_once_when_whole(tmp_path: Path) -> None:
+    with ServerProcess("calibrate", threads=1, log_dir=tmp_path) as server:
+        client = Client(server.host, server.port)
+        one = book_request(1, new_uuid())
+        for cut in (1, 7, len(one) - 1):  # the length byte alone, inside the uuid, all but the last byte
+            client.send(one[:cut])
+            client.sock.settimeout(0.3)
+            with pytest.raises(TimeoutError):  # no answer for a frame that is not whole yet
+                client.receive()
+            client.sock.settimeout(10)
+            client.send(one[cut:] + one[:1])  # the rest, and the next frame's first byte
+            assert client.receive().seat.uuid == FIXED_UUID
+            client.send(one[1:])
+            assert client.receive().seat.uuid == FIXED_UUID
+        client.sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # each frame was answered once: nothing more comes
+            client.receive()
         client.close()
         assert server.stop() == 0
 

@@ -10,12 +10,12 @@ import time
 
 import psutil
 import pytest
-from server_harness import Client, Connect, StartServer, new_uuid
 
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import encode, encode_varint, frame
 from seatlab.protocol.messages import ErrorCode, book_request, seat_frame
 from seatlab.server.process import ServerProcess
+from server.harness import Client, Connect, StartServer, new_uuid
 
 
 def _still_serves(server: ServerProcess, connect: Connect) -> None:

@@ -1,0 +1,207 @@
+"""Clients that abuse the server (issue 13): they may slow themselves down, never the others.
+
+The abusers run in a separate process, so that their sending never holds
+the GIL of the process that times the honest client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import resource
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from seatlab.protocol.codec import encode_varint
+from seatlab.protocol.messages import ErrorCode, book_request, parse_response
+from server.harness import Client, StartServer, new_uuid
+
+
+def abuse(host: str, port: int, hogs: int, slow: int, seconds: float) -> None:
+    """Open ``hogs`` connections that pipeline Books as fast as the socket takes them and never read,
+    and ``slow`` slowloris connections that send one byte every 200 ms; keep it up for ``seconds``."""
+    flood = book_request(1, new_uuid()) * 1600  # 64 KiB of pipelined (idempotent) Books
+    one = book_request(1, new_uuid())
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(hogs):
+        s = socket.create_connection((host, port))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_WRITE)
+        socks.append(s)
+    slow_socks = [socket.create_connection((host, port)) for _ in range(slow)]
+    end = time.monotonic() + seconds
+    next_drip = 0.0
+    drip = 0
+    while (now := time.monotonic()) < end:
+        if now >= next_drip:  # slowloris: the next byte of a frame, over and over
+            for s in slow_socks:
+                with contextlib.suppress(OSError):
+                    s.send(one[drip % len(one) : drip % len(one) + 1])
+            drip += 1
+            next_drip = now + 0.2
+        for key, _ in sel.select(timeout=0.05):
+            with contextlib.suppress(BlockingIOError, OSError):
+                key.fileobj.send(flood)  # type: ignore[union-attr]
+    for s in socks + slow_socks:
+        s.close()
+
+
+@contextlib.contextmanager
+def _abusers(host: str, port: int, hogs: int, slow: int, seconds: float) -> Iterator[None]:
+    process = multiprocessing.get_context("spawn").Process(
+        target=abuse, args=(host, port, hogs, slow, seconds), daemon=True
+    )
+    process.start()
+    try:
+        yield
+    finally:
+        process.join(seconds + 10)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+@pytest.mark.parametrize("backend", ["coro", "event"])
+def test_abusive_clients_starve_neither_an_honest_client_nor_new_ones(start_server: StartServer) -> None:
+    """40 pipelining hogs and 40 slowloris connections; an honest closed loop and a fresh connection
+    every 0.3 s are still answered promptly: fair turns per connection, an accept never starved."""
+    server = start_server(capacity=100_000, threads=2, max_backlog=1024)
+    honest = Client(server.host, server.port, timeout=5)
+    honest.book(new_uuid())
+    latencies: list[float] = []
+    fresh: list[float] = []
+    with _abusers(server.host, server.port, hogs=40, slow=40, seconds=6.0):
+        time.sleep(1.0)  # the hogs are connected and flooding
+        end = time.monotonic() + 4.0
+        next_fresh = 0.0
+        while (now := time.monotonic()) < end:
+            start = time.monotonic()
+            assert honest.book(new_uuid()).WhichOneof("result") == "seat"
+            latencies.append(time.monotonic() - start)
+            if now >= next_fresh:
+                start = time.monotonic()
+                newcomer = Client(server.host, server.port, timeout=5)
+                assert newcomer.book(new_uuid()).WhichOneof("result") == "seat"
+                fresh.append(time.monotonic() - start)
+                newcomer.close()
+                next_fresh = now + 0.3
+    honest.close()
+    p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 100 else max(latencies)
+    assert len(latencies) > 200, f"the honest client got {len(latencies)} answers in 4 s"
+    assert p99 < 0.25, f"honest p99 {p99 * 1000:.0f} ms over {len(latencies)} answers"
+    assert max(fresh) < 1.0, f"fresh connections answered in up to {max(fresh):.2f} s"
+
+
+def _limited_server(backend: str, log: Path, nofile: int) -> tuple[subprocess.Popen[str], int]:
+    """A server whose open-files limit (soft and hard: it cannot raise it) is ``nofile``."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    flags = f"--backend {backend} --port 0 --max-backlog 512".split()
+    argv = [sys.executable, "-m", "seatlab.server", *flags]
+    with log.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=limit)  # noqa: PLW1509
+    assert proc.stdout is not None
+    ready = proc.stdout.readline().split()
+    assert ready[:1] == ["READY"], log.read_text()
+    return proc, int(ready[2])
+
+
+def reconnect(host: str, port: int, n: int, seconds: float) -> None:
+    """Keep ``n`` connections open for ``seconds``: one the server closes is opened again at once."""
+    sel = selectors.DefaultSelector()
+
+    def open_one() -> None:
+        with contextlib.suppress(OSError):
+            sel.register(socket.create_connection((host, port), timeout=2), selectors.EVENT_READ)
+
+    for _ in range(n):
+        open_one()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in sel.select(timeout=0.05):
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # closed by the server: come back
+                sel.unregister(sock)
+                sock.close()
+                open_one()
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("backend", ["tpool", "coro", "event"])
+def test_out_of_fds_backs_off_with_one_line_and_serves_again(backend: str, tmp_path: Path) -> None:
+    """Past the fd limit, with clients that come back when closed, the server neither spins nor logs
+    per attempt, and serves again once descriptors are free."""
+    log = tmp_path / "server.stderr"
+    proc, port = _limited_server(backend, log, nofile=64)
+    clients = multiprocessing.get_context("spawn").Process(
+        target=reconnect, args=("127.0.0.1", port, 150, 4.0), daemon=True
+    )
+    try:
+        clients.start()
+        time.sleep(1.5)  # every descriptor taken, the rest waiting or coming back
+        server = psutil.Process(proc.pid)
+        server.cpu_percent()
+        time.sleep(2.0)
+        cpu = server.cpu_percent()
+        clients.join(10)
+        assert cpu < 25, f"{cpu:.0f}% CPU while out of file descriptors"
+        client = Client("127.0.0.1", port, timeout=5)
+        start = time.monotonic()
+        assert client.book(new_uuid()).WhichOneof("result") == "seat"  # served again
+        assert time.monotonic() - start < 3
+        client.close()
+        lines = [line for line in log.read_text().splitlines() if "EMFILE" in line or "Too many open" in line]
+        # a line when an episode begins and one when it ends, per accepting loop (2) or thread (1)
+        assert 1 <= len(lines) <= 12, f"{len(lines)} lines about it:\n" + "\n".join(lines[:10])
+    finally:
+        if clients.is_alive():
+            clients.kill()
+        proc.terminate()
+        assert proc.wait(15) == 0
+
+
+@pytest.mark.parametrize("backend", ["tpool", "coro", "event", "calibrate"])
+def test_error_arrives_although_the_client_keeps_writing(start_server: StartServer) -> None:
+    """After an oversized prefix the client writes a megabyte more: the Error still arrives, every time."""
+    server = start_server()
+    for attempt in range(40):
+        sock = socket.create_connection((server.host, server.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        out = memoryview(encode_varint(70000) + b"\x00" * (1 << 20))
+        got = b""
+        deadline = time.monotonic() + 10
+        while not (got and len(got) >= 1 + got[0]) and time.monotonic() < deadline:  # write while reading
+            with contextlib.suppress(BlockingIOError):
+                out = out[sock.send(out[:65536]) :] if out else out
+            try:
+                data = sock.recv(4096)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            except ConnectionResetError:
+                pytest.fail(f"attempt {attempt}: reset before the Error arrived ({len(got)} bytes)")
+            if not data:
+                break
+            got += data
+        sock.close()
+        assert got, f"attempt {attempt}: the server closed without the Error"
+        error = parse_response(got[1 : 1 + got[0]])
+        assert error.error.code == ErrorCode.FRAME_TOO_LARGE, attempt
