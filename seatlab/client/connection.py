@@ -153,7 +153,7 @@ class Client(asyncio.Protocol):
             return
         self.w.gave_up += 1
         if self.out_kind:
-            self.w.unanswered_ms.append((now - self.out_due) / 1e6)
+            self.w.unanswered(self.out_kind, self.out_due, now)
             if self.out_kind == CANCEL:
                 self.w.held.pop(self.cancel_uuid, None)  # the seat may be freed already: in doubt, not held
             self.out_kind = 0

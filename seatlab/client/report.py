@@ -13,12 +13,18 @@ from hdrh.histogram import HdrHistogram
 from seatlab.client import histogram
 from seatlab.files import write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # summary.json history:
 #   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
 #      fairness, latency_ms, load-generator CPU, audit, machine, params).
+#   2: latency_ms covers every request the window counts, the unanswered ones at their age when it
+#      closed (+ censored, lower_bound); the answered-only view moves to served_latency_ms;
+#      served_latency.hdr and censored_latency.hdr beside latency.hdr (served_histogram_file,
+#      censored_histogram_file); offered_rps (the open loop's rate, null for a closed loop).
 
 HISTOGRAM_FILE = "latency.hdr"
+SERVED_HISTOGRAM_FILE = "served_latency.hdr"
+CENSORED_HISTOGRAM_FILE = "censored_latency.hdr"
 CLIENTS_FILE = "clients.csv"
 PERCENTILES_FILE = "latency_percentiles.csv"
 SUMMARY_FILE = "summary.json"
@@ -37,14 +43,21 @@ def jain_index(values: list[int]) -> float | None:
 
 
 def write_outputs(
-    out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], hist: HdrHistogram
+    out_dir: Path,
+    summary: dict[str, Any],
+    rows: list[dict[str, Any]],
+    histograms: dict[str, HdrHistogram],
 ) -> None:
-    """Write every output file of the run into ``out_dir``."""
-    (out_dir / HISTOGRAM_FILE).write_bytes(histogram.encode(hist))
+    """Write every output file of the run into ``out_dir``; ``histograms`` maps file names to histograms.
+
+    latency_percentiles.csv is the distribution of every request (``HISTOGRAM_FILE``).
+    """
+    for name, h in histograms.items():
+        (out_dir / name).write_bytes(histogram.encode(h))
     with open(out_dir / PERCENTILES_FILE, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(("percentile", "latency_ms"))
-        writer.writerows(histogram.percentile_rows(hist))
+        writer.writerows(histogram.percentile_rows(histograms[HISTOGRAM_FILE]))
     with open(out_dir / CLIENTS_FILE, "w", newline="", encoding="utf-8") as f:
         dict_writer = csv.DictWriter(f, fieldnames=CLIENT_COLUMNS)
         dict_writer.writeheader()
@@ -80,9 +93,19 @@ def human_summary(s: dict[str, Any]) -> str:
         f"unanswered {s['unanswered']} (max wait {ms(s['unanswered_max_wait_ms'])} ms); "
         f"starved clients {s['starved_clients']}"
     )
+
+    def at_least(name: str) -> str:
+        return (">=" if lat["lower_bound"][name] else "") + ms(lat[name])
+
+    served = s["served_latency_ms"]
     lines.append(
-        f"latency ms (Book, {lat['count']} answers): p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  "
-        f"p99 {ms(lat['p99'])}  p99.9 {ms(lat['p999'])}  max {ms(lat['max'])}"
+        f"latency ms (every Book, {lat['count']} of them, {lat['censored']} unanswered at their age when the "
+        f"window closed): p50 {at_least('p50')}  p90 {at_least('p90')}  p99 {at_least('p99')}  "
+        f"p99.9 {at_least('p999')}  max {at_least('max')}"
+    )
+    lines.append(
+        f"served latency ms (answered only, {served['count']}): p50 {ms(served['p50'])}  "
+        f"p99 {ms(served['p99'])}  max {ms(served['max'])}"
     )
     jain = "-" if s["fairness_jain"] is None else f"{s['fairness_jain']:.3f}"
     lines.append(

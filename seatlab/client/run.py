@@ -115,8 +115,8 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
             end = read_stats(spec.address, spec.port, 10.0)
         except (OSError, ValueError) as exc:
             run.warnings.append(f"could not read Stats at the end: {exc}")
-    summary, rows, hist = summarize(spec, run, capacity if checked else None, booked_before, end)
-    report.write_outputs(out_dir, summary, rows, hist)
+    summary, rows, histograms = summarize(spec, run, capacity if checked else None, booked_before, end)
+    report.write_outputs(out_dir, summary, rows, histograms)
     if summary["audit"]["ok"] is False:
         raise AuditError(f"audit failed: {summary['audit']['message']}", summary)
     return summary
@@ -282,14 +282,16 @@ class _Progress:
 
 def summarize(
     spec: LoadSpec, run: _Run, capacity: int | None, booked_before: int, end: tuple[int, int] | None
-) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
-    """Merge the processes' results into the summary, the per-client rows and the histogram.
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Merge the processes' results into the summary, the per-client rows and the histograms by file.
 
     ``capacity`` None: the server is a calibration target (answers Stats with a Seat); nothing is audited.
     """
     results = [run.results[i] for i in sorted(run.results)]
     t0 = run.t0
-    hist = histogram.merge(r["histogram"] for r in results)
+    served = histogram.merge(r["served_histogram"] for r in results)
+    censored = histogram.merge(r["censored_histogram"] for r in results)
+    every, latency = histogram.with_censored(served, censored)
     rows = sorted((row for r in results for row in r["clients"]), key=lambda row: row["client"])
     warnings = list(run.warnings)
     t_finish = max(r["t_finish"] for r in results)
@@ -371,6 +373,7 @@ def summarize(
         "clients": spec.clients,
         "diversity": spec.diversity,
         "rate": spec.rate,
+        "offered_rps": spec.rate,
         "connect": spec.connect,
         "completed": completed,
         "elapsed_s": elapsed_s,
@@ -404,7 +407,8 @@ def summarize(
         "min_client_answers": min(answers_per_client),
         "max_client_answers": max(answers_per_client),
         "min_client_seats": min(seats_per_client),
-        "latency_ms": histogram.latency_summary_ms(hist),
+        "latency_ms": latency,
+        "served_latency_ms": histogram.latency_summary_ms(served),
         "loadgen_cpu_pct": sum(cpu),
         "loadgen_cpu_pct_by_process": cpu,
         "loadgen_saturated": saturated,
@@ -420,6 +424,8 @@ def summarize(
         ),
         "audit": audit,
         "histogram_file": report.HISTOGRAM_FILE,
+        "served_histogram_file": report.SERVED_HISTOGRAM_FILE,
+        "censored_histogram_file": report.CENSORED_HISTOGRAM_FILE,
         "clients_file": report.CLIENTS_FILE,
         "percentiles_file": report.PERCENTILES_FILE,
         "warnings": warnings,
@@ -430,6 +436,11 @@ def summarize(
             "refill": refill_mode(spec, capacity, booked_before),
             "calibration_target": capacity is None,
             "latency_origin": "send time (closed loop)" if spec.rate is None else "due time (open loop)",
+            "latency_scope": (
+                "latency_ms: every Book the window counts: answered in the window at its latency, and "
+                "due by the window's end but unanswered then at its age then (censored, a lower bound; "
+                "lower_bound marks the percentiles that fall on one); served_latency_ms: answered only"
+            ),
             "counted": (
                 "answers/throughput_rps count every answer in the window (Seat, SoldOut, Released, Error); "
                 "book_answers and latency_ms count answers to Book only; bookings_rps counts Seat answers"
@@ -443,4 +454,9 @@ def summarize(
             "errors_scope": "errors, reconnects and unanswered cover the whole run, not only the window",
         },
     }
-    return summary, rows, hist
+    histograms = {
+        report.HISTOGRAM_FILE: every,
+        report.SERVED_HISTOGRAM_FILE: served,
+        report.CENSORED_HISTOGRAM_FILE: censored,
+    }
+    return summary, rows, histograms

@@ -32,7 +32,8 @@ from typing import Any
 
 from seatlab.client import histogram
 from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, book_body, cancel_body
-from seatlab.client.connection import CANCEL, CANCEL_ERROR, Client
+from seatlab.client.connection import BOOK, CANCEL, CANCEL_ERROR, Client
+from seatlab.client.recording import window_latencies
 from seatlab.client.schedule import Schedule
 from seatlab.protocol.messages import ErrorCode
 
@@ -102,6 +103,7 @@ class LoadWorker:
         self.server_errors: dict[str, int] = {}
         self.error_examples: list[str] = []
         self.unanswered_ms: list[float] = []
+        self.unanswered_book_due = array("q")  # due times of the Books never answered
         self.unsent_due = 0
         self.confirmed: list[tuple[int, str, int]] = []
         self.held: dict[str, int] = {}  # uuid -> seat, until its Released (or NOT_FOUND) answer
@@ -279,7 +281,7 @@ class LoadWorker:
             self.t_stop = now
         for c in self.clients:
             if c.out_kind:
-                self.unanswered_ms.append((now - c.out_due) / 1e6)
+                self.unanswered(c.out_kind, c.out_due, now)
                 if c.out_kind == CANCEL:
                     # the server may have freed the seat and booked it to another uuid already:
                     # in doubt, not held (the Stats check allows for every unanswered request)
@@ -290,12 +292,19 @@ class LoadWorker:
         if self.sellout:
             self.unsent_due = len(self.queue)
         else:
-            self.unanswered_ms.extend((now - due) / 1e6 for due in self.queue)
+            for due in self.queue:
+                self.unanswered(BOOK, due, now)
         self.queue.clear()
         if not self.done_future.done():
             self.done_future.set_result(None)
 
     # ---- callbacks from clients
+
+    def unanswered(self, kind: int, due: int, now: int) -> None:
+        """A request (due at ``due``) that will never be answered: count it, and keep a Book's due time."""
+        self.unanswered_ms.append((now - due) / 1e6)
+        if kind == BOOK:
+            self.unanswered_book_due.append(due)
 
     def first_answer(self, now: int) -> None:
         self.answered_clients += 1
@@ -370,12 +379,17 @@ class LoadWorker:
         lat = np.frombuffer(self.t_lat, dtype=np.int64)
         kinds = np.frombuffer(self.kinds, dtype=np.int8)
         who = np.frombuffer(self.who, dtype=np.int32)
-        ws, we = self.window if (self.window and not self.sellout) else (self.t0, 2**62)
+        if self.window and not self.sellout:
+            ws, we = self.window
+            cut = we
+        else:  # sell-out (or a window that never opened): the run is the window
+            ws, we = self.t0, 2**62
+            cut = self.t_finish
         inwin = (t >= ws) & (t <= we)
         is_book = (kinds == SEAT) | (kinds == SOLD_OUT) | (kinds == ERROR)
         book_in = inwin & is_book
-        values, counts = np.unique(lat[book_in] // 1000, return_counts=True)
-        hist = histogram.histogram_from_counts(values.tolist(), counts.tolist())
+        never = np.frombuffer(self.unanswered_book_due, dtype=np.int64)
+        served, censored = window_latencies(t, lat, kinds, never, ws, we, cut)
 
         def per_client(mask: Any) -> list[int]:
             return np.bincount(who[mask], minlength=n).tolist()
@@ -413,7 +427,8 @@ class LoadWorker:
         return {
             "worker": self.plan.worker,
             "clients": rows,
-            "histogram": histogram.encode(hist),
+            "served_histogram": histogram.encode(served),
+            "censored_histogram": histogram.encode(censored),
             "window_answers": {
                 "all": int(inwin.sum()),
                 "book": int(book_in.sum()),
