@@ -6,6 +6,6 @@
 from __future__ import annotations
 
 from seatlab.client.run import run_load
-from seatlab.client.spec import AuditError, LoadError, LoadSpec
+from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
 
-__all__ = ["AuditError", "LoadError", "LoadSpec", "run_load"]
+__all__ = ["AuditError", "FailedRunError", "LoadError", "LoadSpec", "run_load"]

@@ -12,7 +12,7 @@ Duration mode's refill (when there are seats enough, ``worker.hold``): a
 client keeps the seat it just got while it books the next, then cancels the
 previous one; so every seat is held for at least a round trip, and a server
 that hands one seat to two clients at once is caught by the worker's audit
-(``LoadWorker.on_seat``). Otherwise it cancels each seat right after booking.
+(the parent's ``SeatLedger``, across every load process). Otherwise it cancels each seat right after booking.
 
 Errors (refused, reset, timeout, protocol) close the connection; the same
 request is retried on a new one (booking is idempotent per uuid, so a retry
@@ -285,7 +285,7 @@ class Client(asyncio.Protocol):
         if self.w.per_request:
             self.close()
         if recorded == SEAT:
-            w.on_seat(self, a)
+            w.on_seat(self, a, now)
             if w.refill:
                 if w.hold:
                     to_cancel, self.kept = self.kept, (self.uuid, self.book_cancel)
@@ -293,7 +293,7 @@ class Client(asyncio.Protocol):
                     to_cancel = (self.uuid, self.book_cancel)
                 if to_cancel is not None:
                     self.cancel_uuid, self.cancel_frame = to_cancel
-                    w.on_cancel_sent(self.cancel_uuid)
+                    w.on_cancel_sent(self, self.cancel_uuid, now)
                     self._issue(CANCEL, now)
                     return
         elif recorded == RELEASED:

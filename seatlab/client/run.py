@@ -18,6 +18,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import time
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from time import perf_counter_ns
@@ -26,8 +27,9 @@ from typing import Any, TextIO
 from seatlab.client import histogram, report
 from seatlab.client.answers import SEAT
 from seatlab.client.audit import audit_duration, audit_sellout
+from seatlab.client.ledger import Confirmations, SeatLedger
 from seatlab.client.probe import NotStatsError, read_stats
-from seatlab.client.spec import AuditError, LoadError, LoadSpec
+from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
 from seatlab.client.worker import ERROR_KINDS, WorkerPlan
 from seatlab.machine import machine_info
 
@@ -74,8 +76,11 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True)
 def run_load(spec: LoadSpec) -> dict[str, Any]:
     """Run the load described by ``spec``; write the outputs and return the summary.
 
-    Raises LoadError (bad parameters, no server, a process failed) or
-    AuditError (the server broke the booking rules; the outputs are written first).
+    Raises LoadError (bad parameters, no server, a process failed),
+    AuditError (the server broke the booking rules) or FailedRunError (the run
+    measured nothing, or its audit could not be done: the server died, stopped
+    or closed the connection before the last Stats). The last two carry the
+    summary, written to the out dir first.
     """
     spec.validate()
     out_dir = Path(spec.out_dir)
@@ -110,16 +115,32 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
     finally:
         run.cleanup()
     end: tuple[int, int] | None = None
+    failures = []
     if checked:
         try:
-            end = read_stats(spec.address, spec.port, 10.0)
+            end = read_stats(spec.address, spec.port, min(spec.timeout_s, 10.0))
         except (OSError, ValueError) as exc:
             run.warnings.append(f"could not read Stats at the end: {exc}")
+            failures.append(
+                f"the audit could not be done: no Stats from the server at {where} at the end ({exc})"
+            )
     summary, rows, histograms = summarize(spec, run, capacity if checked else None, booked_before, end)
     report.write_outputs(out_dir, summary, rows, histograms)
     if summary["audit"]["ok"] is False:
         raise AuditError(f"audit failed: {summary['audit']['message']}", summary)
+    if summary["answers"] == 0:
+        scope = "in the run" if spec.mode == "sellout" else "in the measured window"
+        failures.insert(0, f"it measured nothing: 0 answers {scope} ({_error_counts(summary)})")
+    if failures:
+        raise FailedRunError("failed run: " + "; ".join(failures), summary)
     return summary
+
+
+def _error_counts(summary: dict[str, Any]) -> str:
+    """What went wrong instead, in a few words: the error counts and the first example."""
+    kinds = ", ".join(f"{n} {k}" for k, n in summary["errors_by_kind"].items() if n) or "no errors"
+    example = summary["error_examples"][0] if summary["error_examples"] else None
+    return f"{kinds}; {summary['reconnects']} reconnects" + (f"; first: {example}" if example else "")
 
 
 class _Run:
@@ -138,6 +159,8 @@ class _Run:
         self.capped = False
         self.warnings: list[str] = []
         self.out: TextIO = sys.stdout
+        self.ledger = SeatLedger(len(plans))
+        self.parent_cpu_pct = 0.0
 
     def execute(self) -> None:
         for plan in self.plans:
@@ -157,7 +180,10 @@ class _Run:
         self._wait_ready()
         self.t0 = perf_counter_ns() + _START_LEAD_NS
         self._send(("start", self.t0))
+        cpu0, wall0 = time.process_time(), perf_counter_ns()
         self._main_loop()
+        wall = (perf_counter_ns() - wall0) / 1e9
+        self.parent_cpu_pct = 100.0 * (time.process_time() - cpu0) / wall if wall > 0 else 0.0
 
     def _wait_ready(self) -> None:
         pending = set(range(len(self.pipes)))
@@ -171,7 +197,7 @@ class _Run:
                 if message[0] == "ready":
                     pending.discard(i)
 
-    def _recv(self, i: int) -> tuple[Any, ...]:
+    def _recv(self, i: int) -> Any:
         try:
             message = self.pipes[i].recv()
         except (EOFError, OSError) as exc:
@@ -180,6 +206,9 @@ class _Run:
             except subprocess.TimeoutExpired:
                 code = None
             raise LoadError(f"load process {i} ended (exit code {code}) before sending its result") from exc
+        if isinstance(message, Confirmations):
+            self.ledger.add(message)
+            return message
         if message[0] == "error":
             raise LoadError(str(message[1]))
         if message[0] == "result":
@@ -188,7 +217,7 @@ class _Run:
             self.progress[i] = (int(message[1]), int(message[2]))
         elif message[0] == "all_answered":
             self.all_answered[i] = int(message[1])
-        return message  # type: ignore[no-any-return]
+        return message
 
     def _send(self, message: tuple[Any, ...]) -> None:
         for i, conn in enumerate(self.pipes):
@@ -343,7 +372,7 @@ def summarize(
         )
         warnings.append(message)
         print(f"warning: {message}", file=sys.stderr)
-    reported = [v for r in results for v in r["violations"]]
+    reported = [v for r in results for v in r["violations"]] + run.ledger.violations
     if capacity is None:
         audit = {
             "ok": None, "confirmed": 0, "server_booked": None, "expected_booked": None,
@@ -412,6 +441,7 @@ def summarize(
         "loadgen_cpu_pct": sum(cpu),
         "loadgen_cpu_pct_by_process": cpu,
         "loadgen_saturated": saturated,
+        "loadgen_parent_cpu_pct": run.parent_cpu_pct,
         "loadgen_cpu_kernel_share": (
             sum(r["cpu_sys_s"] for r in results) / sum(r["cpu_s"] for r in results)
             if sum(r["cpu_s"] for r in results) > 0

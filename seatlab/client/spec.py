@@ -1,4 +1,4 @@
-"""What a load run is asked to do (``LoadSpec``), and the two ways it can fail."""
+"""What a load run is asked to do (``LoadSpec``), and the ways it can fail (each with its exit code)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ CONNECTS = ("persistent", "per-request")
 class LoadError(Exception):
     """Bad parameters, or the run could not be made (no server listening, a worker died).
 
-    ``exit_code`` is what the CLI exits with: 2 for bad parameters, 1 otherwise.
+    ``exit_code`` is what the CLI exits with: 2 for bad parameters, 1 otherwise
+    (4 for the ``FailedRunError`` subclass).
     """
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
@@ -32,6 +33,23 @@ class AuditError(Exception):
 
     def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
         super().__init__(message)
+        self.summary = summary
+
+
+class FailedRunError(LoadError):
+    """The run went, but measured nothing or could not be audited: its figures must not be used.
+
+    Raised when no answer came in the window (a server that closes every
+    connection, sends garbage or oversized frames) or when the server's Stats
+    could not be read at the end (killed or stopped mid-run), so nobody can say
+    whether what clients were confirmed is what the server holds. Exit code 4;
+    ``summary`` is the run's summary, already written to the out dir.
+    """
+
+    EXIT_CODE = 4
+
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message, exit_code=self.EXIT_CODE)
         self.summary = summary
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from seatlab.client import histogram
 from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, book_body, cancel_body
 from seatlab.client.connection import BOOK, CANCEL, CANCEL_ERROR, Client
+from seatlab.client.ledger import ALL_TIME, ConfirmationLog
 from seatlab.client.recording import window_latencies
 from seatlab.client.schedule import Schedule
 from seatlab.protocol.messages import ErrorCode
@@ -107,7 +108,7 @@ class LoadWorker:
         self.unsent_due = 0
         self.confirmed: list[tuple[int, str, int]] = []
         self.held: dict[str, int] = {}  # uuid -> seat, until its Released (or NOT_FOUND) answer
-        self.holder: dict[int, str] = {}  # seat -> uuid, until that uuid's Cancel is sent
+        self.log = ConfirmationLog(plan.worker)  # for the parent's live double-booking check
         self.violations: list[str] = []
         self.answered_clients = 0
         self.remaining = plan.clients
@@ -162,6 +163,9 @@ class LoadWorker:
         """Prepare, wait for the start, run until done, and return the result."""
         self._prepare()
         self.loop.add_reader(self.control.fileno(), self._on_control)
+        # add_reader made the pipe non-blocking: a message larger than its buffer (a big batch of
+        # confirmations, the result of thousands of clients) would fail half-sent with EAGAIN
+        os.set_blocking(self.control.fileno(), True)
         if not self.per_request:
             await self._connect_all()
         self.control.send(("ready", {"worker": self.plan.worker, "connected": self.connections}))
@@ -192,6 +196,7 @@ class LoadWorker:
         wall = (perf_counter_ns() - wall0) / 1e9
         await asyncio.sleep(0.01)  # let the closes go out
         self.loop.remove_reader(self.control.fileno())
+        self.control.send(self.log.take(ALL_TIME))
         return self._result(cpu, wall)
 
     def _tick(self) -> None:
@@ -231,6 +236,8 @@ class LoadWorker:
         if self.progress and now >= self.next_progress:
             self.next_progress = now + 400_000_000
             self.control.send(("progress", len(self.t_done), sum(self.errors_by_kind.values())))
+        if self.checked:
+            self.control.send(self.log.take(perf_counter_ns()))
         if self.stopping:
             self.check_finish()
         if not self.finished:
@@ -318,30 +325,22 @@ class LoadWorker:
         if self.remaining <= 0:
             self.finish(now)
 
-    def on_seat(self, c: Client, number: int) -> None:
+    def on_seat(self, c: Client, number: int, now: int) -> None:
         if not self.checked:
             return
         if not 1 <= number <= self.capacity:
             self.violation(f"seat {number} outside 1..{self.capacity} confirmed to uuid {c.uuid}")
-        self.t_last_seat = perf_counter_ns()
+        self.t_last_seat = now
+        self.log.seat(now, number, c.index, c.uuid_b)
         if self.sellout:
             self.confirmed.append((number, c.uuid, c.index))
-            return
-        self.held[c.uuid] = number
-        # From the Seat answer until its Cancel is sent, a uuid certainly holds its seat on the
-        # server: a second uuid confirmed the same seat in that span is a double booking.
-        other = self.holder.get(number)
-        if other is not None and other != c.uuid:
-            self.violation(
-                f"seat {number} confirmed to uuid {c.uuid} while uuid {other} still held it "
-                "(its Cancel not yet sent): double booking"
-            )
-        self.holder[number] = c.uuid
+        else:
+            self.held[c.uuid] = number
 
-    def on_cancel_sent(self, uuid: str) -> None:
+    def on_cancel_sent(self, c: Client, uuid: str, now: int) -> None:
         number = self.held.get(uuid)
-        if number is not None and self.holder.get(number) == uuid:
-            del self.holder[number]
+        if number is not None:
+            self.log.cancel_sent(now, number, c.index, uuid.encode("ascii"))
 
     def on_released(self, c: Client, number: int) -> None:
         held = self.held.pop(c.cancel_uuid, None)
@@ -486,9 +485,7 @@ def worker_main(control: Connection) -> None:
         asyncio.set_event_loop(loop)
         worker = LoadWorker(plan, control, bool(progress), loop)
         result = loop.run_until_complete(worker.run())
-        # the loop's add_reader left the pipe non-blocking: a result larger than the pipe buffer
-        # (thousands of clients) would fail half-sent with EAGAIN
-        os.set_blocking(control.fileno(), True)
+        os.set_blocking(control.fileno(), True)  # (remove_reader may have left it non-blocking)
         control.send(("result", result))
     except BaseException as exc:
         with contextlib.suppress(OSError):
