@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from loadgen_fakes import HostileServer
 
 from seatlab.client import FailedRunError, LoadSpec, run_load
+from seatlab.client.probe import read_stats
 from seatlab.server.process import ServerProcess
 
 
@@ -32,10 +34,19 @@ def coro(tmp_path: Path) -> Iterator[ServerProcess]:
             os.kill(server.pid, signal.SIGCONT)  # a stopped server must be able to take its SIGTERM
 
 
-def _signal_later(pid: int, signum: int, after_s: float) -> threading.Timer:
-    timer = threading.Timer(after_s, os.kill, (pid, signum))
-    timer.start()
-    return timer
+def _signal_once_booking(server: ServerProcess, signum: int) -> threading.Thread:
+    """Send ``signum`` to the server 0.5 s after its Stats first show a booking (the run is measuring)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and read_stats(server.host, server.port, 5.0)[1] == 0:
+            time.sleep(0.05)
+        time.sleep(0.5)  # past the warm-up: the window is open
+        os.kill(server.pid, signum)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGSTOP])
@@ -43,10 +54,10 @@ def _signal_later(pid: int, signum: int, after_s: float) -> threading.Timer:
 def test_a_server_killed_or_stopped_mid_run_fails_the_run(
     tmp_path: Path, coro: ServerProcess, signum: int, mode: str
 ) -> None:
-    # 4 clients at 2 ms book at most 2000 seats/s: 10,000 seats outlast the signal at 1.5 s
-    timer = _signal_later(coro.pid, signum, 1.5)  # (the load processes take ~0.5 s to start)
+    # 4 clients at 2 ms book at most 2000 seats/s: 10,000 seats outlast the signal
+    timer = _signal_once_booking(coro, signum)
     with pytest.raises(FailedRunError) as info:
-        run_load(LoadSpec(port=coro.port, clients=4, diversity=2, mode=mode, warmup_s=0.2, duration_s=2.0,
+        run_load(LoadSpec(port=coro.port, clients=4, diversity=2, mode=mode, warmup_s=0.2, duration_s=1.5,
                           answer_wait_s=0.2, drain_s=0.2, timeout_s=1.0, max_time_s=4.0,
                           out_dir=tmp_path / "load"))  # fmt: skip
     timer.join()
