@@ -1,4 +1,5 @@
-"""The run's outputs: summary.json (versioned), clients.csv, latency.hdr, latency_percentiles.csv."""
+"""The run's outputs: summary.json (versioned in ``summary.py``), clients.csv, the .hdr histograms,
+latency_percentiles.csv; and the few lines a person reads at a terminal."""
 
 from __future__ import annotations
 
@@ -12,15 +13,6 @@ from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram
 from seatlab.files import write_atomic
-
-SCHEMA_VERSION = 2
-# summary.json history:
-#   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
-#      fairness, latency_ms, load-generator CPU, audit, machine, params).
-#   2: latency_ms covers every request the window counts, the unanswered ones at their age when it
-#      closed (+ censored, lower_bound); the answered-only view moves to served_latency_ms;
-#      served_latency.hdr and censored_latency.hdr beside latency.hdr (served_histogram_file,
-#      censored_histogram_file); offered_rps (the open loop's rate, null for a closed loop).
 
 HISTOGRAM_FILE = "latency.hdr"
 SERVED_HISTOGRAM_FILE = "served_latency.hdr"
@@ -67,6 +59,7 @@ def write_outputs(
 
 
 def created_at() -> str:
+    """Now, UTC, to the second (ISO 8601)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
