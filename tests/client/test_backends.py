@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from seatlab.client import LoadError, LoadSpec, histogram, run_load
-
-process = pytest.importorskip("seatlab.server.process")
-ServerProcess = process.ServerProcess
+from seatlab.server.process import ServerProcess
 
 BACKENDS = ["tpool", "coro", "event"]
 
