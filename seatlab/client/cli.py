@@ -17,6 +17,7 @@ from pathlib import Path
 from seatlab.client.report import human_summary
 from seatlab.client.run import run_load
 from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
+from seatlab.modes import Connect, Mode, Schedule, words
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out-dir", type=Path, required=True, help="where summary.json, clients.csv, latency.hdr go"
     )
-    p.add_argument("--mode", choices=("sellout", "duration"), default="sellout")
+    p.add_argument("--mode", choices=words(Mode), default=Mode.sellout.value)
     p.add_argument(
         "--duration", type=float, default=10.0, help="duration mode: measured window, s (default 10)"
     )
@@ -47,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--loop", choices=("closed", "open"), default=None, help="optional check: open needs --rate"
     )
-    p.add_argument("--schedule", choices=("fixed", "poisson"), default="fixed", help="open loop schedule")
-    p.add_argument("--connect", choices=("persistent", "per-request"), default="persistent")
+    p.add_argument(
+        "--schedule", choices=words(Schedule), default=Schedule.fixed.value, help="open loop schedule"
+    )
+    p.add_argument("--connect", choices=words(Connect), default=Connect.persistent.value)
     p.add_argument(
         "--timeout", type=float, default=30.0, help="a request unanswered this long is a timeout, s"
     )

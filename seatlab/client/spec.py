@@ -8,9 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-MODES = ("sellout", "duration")
-SCHEDULES = ("fixed", "poisson")
-CONNECTS = ("persistent", "per-request")
+from seatlab.modes import Connect, Mode, Schedule, words
+
+MODES = words(Mode)
+SCHEDULES = words(Schedule)
+CONNECTS = words(Connect)
 
 
 class LoadError(Exception):
@@ -61,12 +63,12 @@ class LoadSpec:
     port: int = 8080
     clients: int = 10
     diversity: int = 1
-    mode: str = "sellout"
+    mode: Mode | str = Mode.sellout
     duration_s: float = 10.0
     warmup_s: float = 2.0
     rate: float | None = None
-    schedule: str = "fixed"
-    connect: str = "persistent"
+    schedule: Schedule | str = Schedule.fixed
+    connect: Connect | str = Connect.persistent
     timeout_s: float = 30.0
     max_time_s: float = 600.0
     out_dir: Path = field(default_factory=lambda: Path(".temp/load"))
