@@ -75,7 +75,7 @@ class ClientHost(Protocol):
     def violation(self, message: str) -> None: ...
     def first_answer(self, now: int) -> None: ...
     def on_seat(self, c: Client, number: int, now: int) -> None: ...
-    def on_cancel_sent(self, c: Client, uuid: str, now: int) -> None: ...
+    def on_cancel_sent(self, c: Client, now: int) -> None: ...
     def on_released(self, c: Client, number: int) -> None: ...
     def on_cancel_error(self, c: Client, code: int) -> None: ...
     def unanswered(self, c: Client, now: int) -> None: ...
@@ -124,8 +124,11 @@ class Client(asyncio.Protocol):
         self.uuid_b = b""
         self.cancel_frame = b""  # the Cancel to send (or resend) next, for ``cancel_uuid``
         self.cancel_uuid = ""
+        self.cancel_uuid_b = b""
         self.book_cancel = b""  # the Cancel of the uuid being booked
-        self.kept: tuple[str, bytes] | None = None  # hold mode: (uuid, Cancel) of the seat kept
+        self.kept: tuple[str, bytes, bytes] | None = (
+            None  # hold mode: (uuid, its bytes, Cancel) of the seat kept
+        )
         self.ring: list[tuple[str, bytes, bytes, bytes]] = []
         self.ring_i = 0
         self.answered = False
@@ -339,12 +342,12 @@ class Client(asyncio.Protocol):
             w.on_seat(self, a, now)
             if self.refill:
                 if self.hold:
-                    to_cancel, self.kept = self.kept, (self.uuid, self.book_cancel)
+                    to_cancel, self.kept = self.kept, (self.uuid, self.uuid_b, self.book_cancel)
                 else:
-                    to_cancel = (self.uuid, self.book_cancel)
+                    to_cancel = (self.uuid, self.uuid_b, self.book_cancel)
                 if to_cancel is not None:
-                    self.cancel_uuid, self.cancel_frame = to_cancel
-                    w.on_cancel_sent(self, self.cancel_uuid, now)
+                    self.cancel_uuid, self.cancel_uuid_b, self.cancel_frame = to_cancel
+                    w.on_cancel_sent(self, now)
                     self._issue(CANCEL, now)
                     return
         elif recorded == RELEASED:

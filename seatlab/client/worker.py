@@ -81,6 +81,9 @@ class LoadWorker:
         self.confirmed: list[tuple[int, str, int]] = []
         self.held: dict[str, int] = {}  # uuid -> seat, until its Released (or NOT_FOUND) answer
         self.log = ConfirmationLog(plan.worker)  # for the parent's live double-booking check
+        # the hot path appends to the log's arrays directly (ConfirmationLog.seat, minus two calls)
+        self._log_t, self._log_seat = self.log.times.append, self.log.seats.append
+        self._log_client, self._log_uuid = self.log.clients.append, self.log.uuids.extend
         self.violations: list[str] = []
         self.answered_clients = 0
         self.remaining = plan.clients
@@ -287,16 +290,22 @@ class LoadWorker:
         if not 1 <= number <= self.plan.capacity:
             self.violation(f"seat {number} outside 1..{self.plan.capacity} confirmed to uuid {c.uuid}")
         self.t_last_seat = now
-        self.log.seat(now, number, c.index, c.uuid_b)
+        self._log_t(now)
+        self._log_seat(number)
+        self._log_client(c.index)
+        self._log_uuid(c.uuid_b)
         if self.sellout:
             self.confirmed.append((number, c.uuid, c.index))
         else:
             self.held[c.uuid] = number
 
-    def on_cancel_sent(self, c: Client, uuid: str, now: int) -> None:
-        number = self.held.get(uuid)
-        if number is not None:
-            self.log.cancel_sent(now, number, c.index, uuid.encode("ascii"))
+    def on_cancel_sent(self, c: Client, now: int) -> None:
+        number = self.held.get(c.cancel_uuid)
+        if number is not None:  # ConfirmationLog.cancel_sent, inlined
+            self._log_t(now)
+            self._log_seat(-number)
+            self._log_client(c.index)
+            self._log_uuid(c.cancel_uuid_b)
 
     def on_released(self, c: Client, number: int) -> None:
         held = self.held.pop(c.cancel_uuid, None)
