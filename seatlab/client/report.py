@@ -92,8 +92,8 @@ def human_summary(s: dict[str, Any]) -> str:
 
     served = s["served_latency_ms"]
     lines.append(
-        f"latency ms (every Book, {lat['count']} of them, {lat['censored']} unanswered at their age when the "
-        f"window closed): p50 {at_least('p50')}  p90 {at_least('p90')}  p99 {at_least('p99')}  "
+        f"latency ms (every Book the window counts, {lat['count']}; {lat['censored']} still waiting when it "
+        f"closed, at their age then; >= marks a lower bound): p50 {at_least('p50')}  p90 {at_least('p90')}  p99 {at_least('p99')}  "
         f"p99.9 {at_least('p999')}  max {at_least('max')}"
     )
     lines.append(
