@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from seatlab.protocol.codec import encode, encode_varint
+from seatlab.protocol.codec import decode_varint, encode, encode_varint
 from seatlab.protocol.messages import Request, parse_response
 
 SEAT = 1
@@ -20,8 +20,6 @@ SOLD_OUT = 2
 RELEASED = 3
 ERROR = 4
 STATS = 5
-
-KIND_NAMES = {SEAT: "seat", SOLD_OUT: "sold_out", RELEASED: "released", ERROR: "error", STATS: "stats"}
 
 _UUID_LEN = 36
 _BODY_LEN = 4 + _UUID_LEN  # tag, length, Book/Cancel{uuid} tag, uuid length, uuid
@@ -56,20 +54,6 @@ def stats_request(request_id: int) -> bytes:
     return encode(request)
 
 
-def _varint(p: bytes, i: int) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    while True:
-        byte = p[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, i
-        shift += 7
-        if shift > 63:
-            raise IndexError("varint too long")
-
-
 def read_answer(p: bytes) -> tuple[int, int, int, object]:
     """(kind, id, a, b) of a Response payload; raises ValueError if it is not one.
 
@@ -81,28 +65,28 @@ def read_answer(p: bytes) -> tuple[int, int, int, object]:
         i = 0
         rid = 0
         if n and p[0] == 0x08:
-            rid, i = _varint(p, 1)
+            rid, i = decode_varint(p, 1)
         if i < n:
             tag = p[i]
             if p[i + 1] >= 0x80:
                 pass  # a long field: not one of the hot shapes
             elif tag == 0x12 and p[i + 2] == 0x08:  # seat: 08 number 12 len uuid
                 end = i + 2 + p[i + 1]
-                number, j = _varint(p, i + 3)
+                number, j = decode_varint(p, i + 3)
                 if end == n and p[j] == 0x12 and j + 2 + p[j + 1] == n:
                     return SEAT, rid, number, p[j + 2 :]
             elif tag == 0x1A:  # sold_out
                 if p[i + 1] == 0 and i + 2 == n:
                     return SOLD_OUT, rid, 0, None
                 if p[i + 2] == 0x08:
-                    capacity, j = _varint(p, i + 3)
+                    capacity, j = decode_varint(p, i + 3)
                     if j == n == i + 2 + p[i + 1]:
                         return SOLD_OUT, rid, capacity, None
             elif tag == 0x22 and p[i + 2] == 0x08:  # released
-                number, j = _varint(p, i + 3)
+                number, j = decode_varint(p, i + 3)
                 if j == n == i + 2 + p[i + 1]:
                     return RELEASED, rid, number, None
-    except IndexError:
+    except (IndexError, ValueError):  # cut short, or a varint past 64 bits: protobuf will say which
         pass
     return _read_slow(p)
 

@@ -2,7 +2,9 @@
 
 Exit status: 0 done, 1 the run could not be made (no server, a process
 failed), 2 bad parameters, 3 the audit failed (the server double-booked or
-its Stats disagree with what clients were confirmed).
+its Stats disagree with what clients were confirmed), 4 a failed run (it
+measured nothing, or the audit could not be done: the server was killed,
+stopped or closed every connection).
 """
 
 from __future__ import annotations
@@ -14,13 +16,19 @@ from pathlib import Path
 
 from seatlab.client.report import human_summary
 from seatlab.client.run import run_load
-from seatlab.client.spec import AuditError, LoadError, LoadSpec
+from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
+from seatlab.modes import Connect, Mode, Schedule, words
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m seatlab.client",
         description="Load generator for a seatlab server: closed or open loop, sell-out or duration runs.",
+        epilog=(
+            "exit status: 0 done; 1 the run could not be made (no server, a load process failed); "
+            "2 bad parameters; 3 the audit failed (double booking, Stats that disagree); "
+            "4 a failed run (0 answers in the window, or no Stats at the end: nothing to audit)"
+        ),
     )
     p.add_argument("--address", default="127.0.0.1", help="server address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="server port (default 8080)")
@@ -31,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out-dir", type=Path, required=True, help="where summary.json, clients.csv, latency.hdr go"
     )
-    p.add_argument("--mode", choices=("sellout", "duration"), default="sellout")
+    p.add_argument("--mode", choices=words(Mode), default=Mode.sellout.value)
     p.add_argument(
         "--duration", type=float, default=10.0, help="duration mode: measured window, s (default 10)"
     )
@@ -40,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--loop", choices=("closed", "open"), default=None, help="optional check: open needs --rate"
     )
-    p.add_argument("--schedule", choices=("fixed", "poisson"), default="fixed", help="open loop schedule")
-    p.add_argument("--connect", choices=("persistent", "per-request"), default="persistent")
+    p.add_argument(
+        "--schedule", choices=words(Schedule), default=Schedule.fixed.value, help="open loop schedule"
+    )
+    p.add_argument("--connect", choices=words(Connect), default=Connect.persistent.value)
     p.add_argument(
         "--timeout", type=float, default=30.0, help="a request unanswered this long is a timeout, s"
     )
@@ -83,11 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     try:
         summary = run_load(spec)
-    except AuditError as exc:
+    except (AuditError, FailedRunError) as exc:
         if exc.summary is not None:
             print(human_summary(exc.summary))
         print(f"seatlab.client: {exc}", file=sys.stderr)
-        return 3
+        return 3 if isinstance(exc, AuditError) else exc.exit_code
     except LoadError as exc:
         print(f"seatlab.client: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -11,42 +11,97 @@ dispatcher, or stop once told sold out.
 Duration mode's refill (when there are seats enough, ``worker.hold``): a
 client keeps the seat it just got while it books the next, then cancels the
 previous one; so every seat is held for at least a round trip, and a server
-that hands one seat to two clients at once is caught by the worker's audit
-(``LoadWorker.on_seat``). Otherwise it cancels each seat right after booking.
+that hands one seat to two clients at once is caught by the parent's
+``SeatLedger``, across every load process. Otherwise it cancels each seat
+right after booking.
 
 Errors (refused, reset, timeout, protocol) close the connection; the same
 request is retried on a new one (booking is idempotent per uuid, so a retry
 never takes a second seat).
 With ``per-request`` connections every request opens its own connection.
+
+A client knows its load process only through ``ClientHost`` (the counters it
+bumps and the events it reports) and ``ClientSettings`` (what the run asks
+of every client); the answers go straight into the ``Recording`` arrays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+from dataclasses import dataclass
 from time import perf_counter_ns
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, read_answer, request_prefix
+from seatlab.client.recording import CANCEL_ERROR, Recording
 from seatlab.protocol.codec import FrameDecoder, FrameError
-
-if TYPE_CHECKING:
-    from seatlab.client.worker import LoadWorker
 
 BOOK = 1
 CANCEL = 2
-CANCEL_ERROR = 5
-"""Kind recorded for an Error answer to a Cancel (``ERROR`` is an Error answer to a Book)."""
+"""Kinds of the request a client has outstanding (``Client.out_kind``; 0 = none)."""
 
 _BACKOFF_NS = 20_000_000
 _MAX_BACKOFF_NS = 500_000_000
 
 
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the run asks of every client of a load process."""
+
+    host: str
+    port: int
+    timeout_s: float
+    sellout: bool
+    checked: bool  # False against a calibration target: answers are counted, not checked
+    refill: bool  # duration mode: cancel what was booked
+    hold: bool  # refill by keeping each seat until the next is confirmed
+    per_request: bool  # a new connection per request
+    open_loop: bool
+    capacity: int
+
+
+class ClientHost(Protocol):
+    """What a client needs of its load process: its loop, two counters, and the events it reports."""
+
+    loop: asyncio.AbstractEventLoop
+    busy: int  # requests outstanding across the process's clients
+    finished: bool
+
+    def take_uuid(self) -> tuple[str, bytes, bytes]: ...
+    def connected(self, reconnect: bool) -> None: ...
+    def error(self, kind: str, detail: str) -> None: ...
+    def server_error(self, code: int, message: object) -> None: ...
+    def violation(self, message: str) -> None: ...
+    def first_answer(self, now: int) -> None: ...
+    def on_seat(self, c: Client, number: int, now: int) -> None: ...
+    def on_cancel_sent(self, c: Client, now: int) -> None: ...
+    def on_released(self, c: Client, number: int) -> None: ...
+    def on_cancel_error(self, c: Client, code: int) -> None: ...
+    def unanswered(self, c: Client, now: int) -> None: ...
+    def client_done(self, c: Client, now: int, gave_up: bool) -> None: ...
+    def next_request(self, c: Client, now: int) -> None: ...
+
+
 class Client(asyncio.Protocol):
     """A load-generating client: the protocol of its (current) connection."""
 
-    def __init__(self, worker: LoadWorker, local: int, index: int) -> None:
-        self.w = worker
+    def __init__(
+        self, host: ClientHost, settings: ClientSettings, recording: Recording, local: int, index: int
+    ) -> None:
+        self.w = host
+        self.settings = settings
+        self.timeout_ns = int(settings.timeout_s * 1e9)
+        self.checked = settings.checked
+        self.refill = settings.refill
+        self.hold = settings.hold
+        self.per_request = settings.per_request
+        self.capacity = settings.capacity
+        # the hot path appends straight to the recording's arrays
+        self._record_done = recording.t_done.append
+        self._record_latency = recording.t_lat.append
+        self._record_kind = recording.kinds.append
+        self._record_who = recording.who.append
         self.local = local
         self.index = index
         self.rid = index + 1
@@ -69,8 +124,11 @@ class Client(asyncio.Protocol):
         self.uuid_b = b""
         self.cancel_frame = b""  # the Cancel to send (or resend) next, for ``cancel_uuid``
         self.cancel_uuid = ""
+        self.cancel_uuid_b = b""
         self.book_cancel = b""  # the Cancel of the uuid being booked
-        self.kept: tuple[str, bytes] | None = None  # hold mode: (uuid, Cancel) of the seat kept
+        self.kept: tuple[str, bytes, bytes] | None = (
+            None  # hold mode: (uuid, its bytes, Cancel) of the seat kept
+        )
         self.ring: list[tuple[str, bytes, bytes, bytes]] = []
         self.ring_i = 0
         self.answered = False
@@ -82,9 +140,8 @@ class Client(asyncio.Protocol):
 
     def book(self, due: int) -> None:
         """Send a Book with a fresh uuid; latency counts from ``due``."""
-        w = self.w
-        if w.sellout:
-            self.uuid, self.uuid_b, body = w.take_uuid()
+        if self.settings.sellout:
+            self.uuid, self.uuid_b, body = self.w.take_uuid()
             self.frame = self.prefix + body
         else:
             item = self.ring[self.ring_i]
@@ -109,9 +166,11 @@ class Client(asyncio.Protocol):
         self.w.loop.create_task(self._open())
 
     async def _open(self) -> None:
-        w = self.w
+        w, settings = self.w, self.settings
         try:
-            await asyncio.wait_for(w.loop.create_connection(lambda: self, w.host, w.port), w.timeout_s)
+            await asyncio.wait_for(
+                w.loop.create_connection(lambda: self, settings.host, settings.port), settings.timeout_s
+            )
         except (TimeoutError, OSError) as exc:
             self.connecting = False
             if isinstance(exc, asyncio.TimeoutError):
@@ -132,7 +191,7 @@ class Client(asyncio.Protocol):
         if not self.fail_since:
             self.fail_since = now
         self.failures += 1
-        if now - self.fail_since > w.timeout_ns:
+        if now - self.fail_since > self.timeout_ns:
             self.give_up(now)
             return
         if self.out_kind and not self.done:
@@ -151,16 +210,13 @@ class Client(asyncio.Protocol):
         """Stop this client for good (the server keeps refusing it): its request stays unanswered."""
         if self.done:
             return
-        self.w.gave_up += 1
         if self.out_kind:
-            self.w.unanswered_ms.append((now - self.out_due) / 1e6)
-            if self.out_kind == CANCEL:
-                self.w.held.pop(self.cancel_uuid, None)  # the seat may be freed already: in doubt, not held
+            self.w.unanswered(self, now)
             self.out_kind = 0
             self.w.busy -= 1
         self.done = True
         self.close()
-        self.w.client_done(self, now)
+        self.w.client_done(self, now, gave_up=True)
 
     def close(self) -> None:
         """Close the connection on purpose (not counted as an error)."""
@@ -188,10 +244,8 @@ class Client(asyncio.Protocol):
         self.fail_since = 0
         self.failures = 0
         w = self.w
-        w.connections += 1
-        if self.recovering:
-            self.recovering = False
-            w.reconnects += 1
+        w.connected(reconnect=self.recovering)
+        self.recovering = False
         if self.done or w.finished:
             self.close()
         elif self.out_kind:
@@ -252,12 +306,12 @@ class Client(asyncio.Protocol):
             self.abort("protocol", str(exc))
             return
         w = self.w
-        if rid != self.rid and not (k == ERROR and rid == 0) and w.checked:
+        if rid != self.rid and not (k == ERROR and rid == 0) and self.checked:
             self.abort("protocol", f"answer id {rid}, expected {self.rid}")
             return
         if kind == BOOK:
             if k == SEAT:
-                if b != self.uuid_b and w.checked:
+                if b != self.uuid_b and self.checked:
                     self.abort("protocol", f"Seat {a} for uuid {b!r}, asked for {self.uuid}")
                     return
                 recorded = SEAT
@@ -275,46 +329,41 @@ class Client(asyncio.Protocol):
             return
         self.out_kind = 0
         w.busy -= 1
-        w.t_done.append(now)
-        w.t_lat.append(now - self.out_due)
-        w.kinds.append(recorded)
-        w.who.append(self.local)
+        self._record_done(now)
+        self._record_latency(now - self.out_due)
+        self._record_kind(recorded)
+        self._record_who(self.local)
         if not self.answered:
             self.answered = True
             w.first_answer(now)
-        if self.w.per_request:
+        if self.per_request:
             self.close()
         if recorded == SEAT:
-            w.on_seat(self, a)
-            if w.refill:
-                if w.hold:
-                    to_cancel, self.kept = self.kept, (self.uuid, self.book_cancel)
+            w.on_seat(self, a, now)
+            if self.refill:
+                if self.hold:
+                    to_cancel, self.kept = self.kept, (self.uuid, self.uuid_b, self.book_cancel)
                 else:
-                    to_cancel = (self.uuid, self.book_cancel)
+                    to_cancel = (self.uuid, self.uuid_b, self.book_cancel)
                 if to_cancel is not None:
-                    self.cancel_uuid, self.cancel_frame = to_cancel
-                    w.on_cancel_sent(self.cancel_uuid)
+                    self.cancel_uuid, self.cancel_uuid_b, self.cancel_frame = to_cancel
+                    w.on_cancel_sent(self, now)
                     self._issue(CANCEL, now)
                     return
         elif recorded == RELEASED:
             w.on_released(self, a)
         elif recorded == SOLD_OUT:
-            if a != w.capacity:
-                w.violation(f"SoldOut{{capacity={a}}} but Stats said capacity {w.capacity}")
-            if w.sellout:
+            if a != self.capacity:
+                w.violation(f"SoldOut{{capacity={a}}} but Stats said capacity {self.capacity}")
+            if self.settings.sellout:
                 self.sold_out_at = now
                 self.done = True
                 self.close()
-                w.client_done(self, now)
+                w.client_done(self, now, gave_up=False)
                 return
         else:
             self.errors += 1
             w.server_error(a, b)
             if recorded == CANCEL_ERROR:
                 w.on_cancel_error(self, a)
-        if w.stopping:
-            w.check_finish()
-        elif w.open_loop:
-            w.client_idle(self)
-        else:
-            self.book(now)
+        w.next_request(self, now)

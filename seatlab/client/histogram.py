@@ -1,9 +1,17 @@
 """Latency histograms: recorded per process, merged in the parent, never averaged.
 
 Values are microseconds in an HdrHistogram with 3 significant digits from
-1 us to 60 s. Workers keep raw latencies in an array during the run and fill
-the histogram afterwards (``histogram_of``); the encoded histogram crosses
-the process boundary and ``merge`` adds the counts.
+1 us to one hour (a client starved until a two-minute sell-out must read as
+two minutes, not as the range's end: the range used to stop at 60 s, which
+clipped those waits). Workers keep raw latencies in an array during the run
+and fill the histograms afterwards; the encoded histograms cross the process
+boundary and ``merge`` adds the counts.
+
+Every request the measured window counts is in one distribution: the
+answered ones at their latency (``served``) and the ones still unanswered
+when the window closed at their age then (``censored``, a lower bound of
+their latency). ``with_censored`` summarises the two together and says, per
+percentile, whether it falls on a censored value.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
-HIGHEST_US = 60_000_000
+HIGHEST_US = 3_600_000_000
 SIGNIFICANT_FIGURES = 3
 PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 
@@ -27,9 +35,15 @@ def new_histogram() -> HdrHistogram:
 
 def histogram_of(latencies_us: Iterable[int]) -> HdrHistogram:
     """A histogram of these latencies (us); values are clamped into the trackable range."""
+    counts = Counter(latencies_us)
+    return histogram_from_counts(counts.keys(), counts.values())
+
+
+def histogram_from_counts(values_us: Iterable[int], counts: Iterable[int]) -> HdrHistogram:
+    """A histogram of ``count`` occurrences of each value (us)."""
     h = new_histogram()
-    for value, count in Counter(latencies_us).items():
-        h.record_value(min(max(int(value), LOWEST_US), HIGHEST_US), count)
+    for value, count in zip(values_us, counts, strict=True):
+        h.record_value(min(max(int(value), LOWEST_US), HIGHEST_US), int(count))
     return h
 
 
@@ -43,11 +57,11 @@ def decode(data: bytes) -> HdrHistogram:
     return HdrHistogram.decode(data)
 
 
-def merge(encoded: Iterable[bytes]) -> HdrHistogram:
-    """Sum of the histograms: the distribution of every recorded value together."""
+def merge(parts: Iterable[bytes | HdrHistogram]) -> HdrHistogram:
+    """Sum of the histograms (encoded or not): the distribution of every recorded value together."""
     total = new_histogram()
-    for data in encoded:
-        part = decode(data)
+    for data in parts:
+        part = decode(data) if isinstance(data, bytes) else data
         if part.get_total_count():
             total.add(part)
     return total
@@ -65,6 +79,43 @@ def latency_summary_ms(h: HdrHistogram) -> dict[str, Any]:
     return out
 
 
+def with_censored(served: HdrHistogram, censored: HdrHistogram) -> tuple[HdrHistogram, dict[str, Any]]:
+    """The distribution of every request (served + censored) and its summary.
+
+    The summary is ``latency_summary_ms`` of the sum plus ``censored`` (how
+    many values are ages of unanswered requests) and ``lower_bound``: per
+    percentile (and ``max``), True where the value at that rank is a censored
+    one, so the true percentile is at least that.
+    """
+    total = merge([served, censored])
+    out = latency_summary_ms(total)
+    out["censored"] = censored.get_total_count()
+    out["lower_bound"] = {
+        name: falls_on_censored(total, censored, pct) for name, pct in (*PERCENTILES, ("max", 100.0))
+    }
+    return total, out
+
+
+def falls_on_censored(total: HdrHistogram, censored: HdrHistogram, percentile: float) -> bool:
+    """Whether the value at ``percentile`` of ``total`` is a censored one (``censored`` is part of ``total``).
+
+    Within one bucket the answered values are ranked before the censored
+    ones (a censored value is "at least" its age), so a percentile is a lower
+    bound only when answered values alone cannot reach its rank.
+    """
+    count = total.get_total_count()
+    if not count or not censored.get_total_count():
+        return False
+    target = total.get_target_count_at_percentile(percentile)
+    running = 0
+    for index in range(total.counts_len):
+        running += total.get_count_at_index(index)
+        if running >= target:
+            # ranks running - censored_here + 1 .. running of this bucket are the censored values
+            return running - censored.get_count_at_index(index) < target
+    return False
+
+
 def percentile_rows(h: HdrHistogram) -> list[tuple[float, float]]:
     """(percentile, latency_ms) rows for plotting the whole distribution."""
     if not h.get_total_count():
@@ -72,11 +123,3 @@ def percentile_rows(h: HdrHistogram) -> list[tuple[float, float]]:
     points = [float(p) for p in range(90)] + [90 + i * 0.5 for i in range(18)]
     points += [99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0]
     return [(p, h.get_value_at_percentile(p) / 1000.0) for p in points]
-
-
-def histogram_from_counts(values_us: Iterable[int], counts: Iterable[int]) -> HdrHistogram:
-    """A histogram of ``count`` occurrences of each value (us)."""
-    h = new_histogram()
-    for value, count in zip(values_us, counts, strict=False):
-        h.record_value(min(max(int(value), LOWEST_US), HIGHEST_US), int(count))
-    return h

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 from seatlab.client.answers import STATS, read_answer, stats_request
-from seatlab.protocol.codec import FrameDecoder
+from seatlab.protocol.codec import FrameDecoder, FrameError
 
 
 class NotStatsError(ValueError):
@@ -26,7 +26,10 @@ def read_stats(host: str, port: int, timeout_s: float) -> tuple[int, int]:
             if not data:
                 raise ConnectionError(f"{host}:{port} closed the connection before answering Stats")
             decoder.feed(data)
-            payload = decoder.next_frame()
+            try:
+                payload = decoder.next_frame()
+            except FrameError as exc:
+                raise ValueError(f"{host}:{port} answered Stats with a bad frame: {exc}") from exc
             if payload is not None:
                 kind, _, capacity, booked = read_answer(payload)
                 if kind != STATS:

@@ -1,4 +1,5 @@
-"""The run's outputs: summary.json (versioned), clients.csv, latency.hdr, latency_percentiles.csv."""
+"""The run's outputs: summary.json (versioned in ``summary.py``), clients.csv, the .hdr histograms,
+latency_percentiles.csv; and the few lines a person reads at a terminal."""
 
 from __future__ import annotations
 
@@ -13,12 +14,9 @@ from hdrh.histogram import HdrHistogram
 from seatlab.client import histogram
 from seatlab.files import write_atomic
 
-SCHEMA_VERSION = 1
-# summary.json history:
-#   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
-#      fairness, latency_ms, load-generator CPU, audit, machine, params).
-
 HISTOGRAM_FILE = "latency.hdr"
+SERVED_HISTOGRAM_FILE = "served_latency.hdr"
+CENSORED_HISTOGRAM_FILE = "censored_latency.hdr"
 CLIENTS_FILE = "clients.csv"
 PERCENTILES_FILE = "latency_percentiles.csv"
 SUMMARY_FILE = "summary.json"
@@ -37,14 +35,21 @@ def jain_index(values: list[int]) -> float | None:
 
 
 def write_outputs(
-    out_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]], hist: HdrHistogram
+    out_dir: Path,
+    summary: dict[str, Any],
+    rows: list[dict[str, Any]],
+    histograms: dict[str, HdrHistogram],
 ) -> None:
-    """Write every output file of the run into ``out_dir``."""
-    (out_dir / HISTOGRAM_FILE).write_bytes(histogram.encode(hist))
+    """Write every output file of the run into ``out_dir``; ``histograms`` maps file names to histograms.
+
+    latency_percentiles.csv is the distribution of every request (``HISTOGRAM_FILE``).
+    """
+    for name, h in histograms.items():
+        (out_dir / name).write_bytes(histogram.encode(h))
     with open(out_dir / PERCENTILES_FILE, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(("percentile", "latency_ms"))
-        writer.writerows(histogram.percentile_rows(hist))
+        writer.writerows(histogram.percentile_rows(histograms[HISTOGRAM_FILE]))
     with open(out_dir / CLIENTS_FILE, "w", newline="", encoding="utf-8") as f:
         dict_writer = csv.DictWriter(f, fieldnames=CLIENT_COLUMNS)
         dict_writer.writeheader()
@@ -54,6 +59,7 @@ def write_outputs(
 
 
 def created_at() -> str:
+    """Now, UTC, to the second (ISO 8601)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -80,9 +86,19 @@ def human_summary(s: dict[str, Any]) -> str:
         f"unanswered {s['unanswered']} (max wait {ms(s['unanswered_max_wait_ms'])} ms); "
         f"starved clients {s['starved_clients']}"
     )
+
+    def at_least(name: str) -> str:
+        return (">=" if lat["lower_bound"][name] else "") + ms(lat[name])
+
+    served = s["served_latency_ms"]
     lines.append(
-        f"latency ms (Book, {lat['count']} answers): p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  "
-        f"p99 {ms(lat['p99'])}  p99.9 {ms(lat['p999'])}  max {ms(lat['max'])}"
+        f"latency ms (every Book the window counts, {lat['count']}; {lat['censored']} still waiting when it "
+        f"closed, at their age then; >= marks a lower bound): p50 {at_least('p50')}  p90 {at_least('p90')}  p99 {at_least('p99')}  "
+        f"p99.9 {at_least('p999')}  max {at_least('max')}"
+    )
+    lines.append(
+        f"served latency ms (answered only, {served['count']}): p50 {ms(served['p50'])}  "
+        f"p99 {ms(served['p99'])}  max {ms(served['max'])}"
     )
     jain = "-" if s["fairness_jain"] is None else f"{s['fairness_jain']:.3f}"
     lines.append(

@@ -1,4 +1,4 @@
-"""What a load run is asked to do (``LoadSpec``), and the two ways it can fail."""
+"""What a load run is asked to do (``LoadSpec``), and the ways it can fail (each with its exit code)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-MODES = ("sellout", "duration")
-SCHEDULES = ("fixed", "poisson")
-CONNECTS = ("persistent", "per-request")
+from seatlab.modes import Connect, Mode, Schedule, words
+
+MODES = words(Mode)
+SCHEDULES = words(Schedule)
+CONNECTS = words(Connect)
 
 
 class LoadError(Exception):
     """Bad parameters, or the run could not be made (no server listening, a worker died).
 
-    ``exit_code`` is what the CLI exits with: 2 for bad parameters, 1 otherwise.
+    ``exit_code`` is what the CLI exits with: 2 for bad parameters, 1 otherwise
+    (4 for the ``FailedRunError`` subclass).
     """
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
@@ -35,6 +38,23 @@ class AuditError(Exception):
         self.summary = summary
 
 
+class FailedRunError(LoadError):
+    """The run went, but measured nothing or could not be audited: its figures must not be used.
+
+    Raised when no answer came in the window (a server that closes every
+    connection, sends garbage or oversized frames) or when the server's Stats
+    could not be read at the end (killed or stopped mid-run), so nobody can say
+    whether what clients were confirmed is what the server holds. Exit code 4;
+    ``summary`` is the run's summary, already written to the out dir.
+    """
+
+    EXIT_CODE = 4
+
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message, exit_code=self.EXIT_CODE)
+        self.summary = summary
+
+
 @dataclass(frozen=True)
 class LoadSpec:
     """One load run. ``rate=None`` is a closed loop; a float is an open loop of that many bookings/s."""
@@ -43,12 +63,12 @@ class LoadSpec:
     port: int = 8080
     clients: int = 10
     diversity: int = 1
-    mode: str = "sellout"
+    mode: Mode | str = Mode.sellout
     duration_s: float = 10.0
     warmup_s: float = 2.0
     rate: float | None = None
-    schedule: str = "fixed"
-    connect: str = "persistent"
+    schedule: Schedule | str = Schedule.fixed
+    connect: Connect | str = Connect.persistent
     timeout_s: float = 30.0
     max_time_s: float = 600.0
     out_dir: Path = field(default_factory=lambda: Path(".temp/load"))

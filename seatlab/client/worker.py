@@ -1,16 +1,16 @@
-"""A load-generator process: one uvloop loop driving its share of the clients.
+"""A load process: one uvloop loop driving its share of the clients.
 
-How this works: the parent starts ``worker_main`` in a spawned process with a
-``WorkerPlan`` and a control pipe. The worker pre-generates its uuids and
-request frames, opens its persistent connections, reports ``ready``, and
-waits for ``start`` (a perf_counter_ns time shared by every process: on
-Linux it is CLOCK_MONOTONIC, system-wide). During the run the hot path only
-appends to four arrays (answer time, latency, kind, client). It reports
-``all_answered`` once each of its clients has had an answer (the parent
-opens the measured window from that), obeys ``window`` (stop at its end) and
-``stop``, then drains outstanding requests for at most ``drain_s`` and sends
-back its ``result``: the in-window latency histogram (encoded), per-client
-counts, errors, unanswered requests and the seats confirmed to its clients.
+How this works: the parent starts ``worker_main`` in a fresh interpreter
+and sends it a ``Plan`` over the control socket (``control.py`` has every
+message). The process pre-generates its uuids and request frames, opens its
+persistent connections, answers ``Ready``, and waits for ``Start`` (a
+perf_counter_ns time shared by every process: on Linux it is
+CLOCK_MONOTONIC, system-wide). During the run the hot path only appends to
+the ``Recording`` arrays. The process reports ``AllAnswered`` once each of
+its clients has had an answer (the parent opens the measured window from
+that), ships its ``Confirmations`` every tenth of a second, obeys ``Window``
+(stop at its end) and ``Stop``, then drains outstanding requests for at most
+``drain_s`` and sends back its ``WorkerResult``.
 """
 
 from __future__ import annotations
@@ -23,78 +23,53 @@ import signal
 import time
 import traceback
 import uuid as uuidlib
-from array import array
-from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from time import perf_counter_ns
-from typing import Any
 
-from seatlab.client import histogram
-from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, book_body, cancel_body
-from seatlab.client.connection import CANCEL, CANCEL_ERROR, Client
-from seatlab.client.schedule import Schedule
+from seatlab.client import control
+from seatlab.client.answers import book_body, cancel_body
+from seatlab.client.connection import BOOK, CANCEL, Client, ClientSettings
+from seatlab.client.dispatch import OpenLoop
+from seatlab.client.ledger import ALL_TIME, ConfirmationLog
+from seatlab.client.recording import ClientTally, Recording
+from seatlab.client.result import ERROR_KINDS, WorkerResult
+from seatlab.client.schedule import DueTimes
+from seatlab.modes import Connect, Mode
 from seatlab.protocol.messages import ErrorCode
 
 RING = 8
 """Duration mode: uuids each client cycles through (a uuid is reused only after it was cancelled)."""
 
 _POOL_CAP = 200_000
-ERROR_KINDS = ("refused", "reset", "timeout", "protocol", "server_error")
-
-
-@dataclass(frozen=True)
-class WorkerPlan:
-    """What one load process does."""
-
-    worker: int
-    first_client: int
-    clients: int
-    host: str
-    port: int
-    mode: str
-    rate: float | None  # this process's share, bookings/s; None = closed loop
-    schedule: str
-    offset_ns: int  # fixed schedule: this process's phase, so processes interleave
-    connect: str
-    timeout_s: float
-    drain_s: float
-    capacity: int
-    free_seats: int
-    seed: int | None
-    checked: bool = True  # False against a calibration target: answers are counted, not checked
-    hold: bool = False  # duration mode: keep each seat until the next is confirmed (see refill_mode)
+_HOUSEKEEPING_S = 0.1
+_PROGRESS_NS = 400_000_000
 
 
 class LoadWorker:
-    """The state of one load process: its clients, the arrays they fill, the open-loop dispatcher."""
+    """One load process's clients and what they share: counters, the seats they hold, the dispatcher."""
 
     def __init__(
-        self, plan: WorkerPlan, control: Connection, progress: bool, loop: asyncio.AbstractEventLoop
+        self, plan: control.WorkerPlan, pipe: Connection, progress: bool, loop: asyncio.AbstractEventLoop
     ) -> None:
         self.plan = plan
-        self.control = control
+        self.pipe = pipe
         self.progress = progress
         self.loop = loop
-        self.host = plan.host
-        self.port = plan.port
-        self.timeout_s = plan.timeout_s
-        self.timeout_ns = int(plan.timeout_s * 1e9)
-        self.capacity = plan.capacity
-        self.sellout = plan.mode == "sellout"
+        self.sellout = plan.mode == Mode.sellout
         self.checked = plan.checked
-        self.refill = not self.sellout and plan.checked
-        self.hold = self.refill and plan.hold
-        self.open_loop = plan.rate is not None
-        self.per_request = plan.connect == "per-request"
+        refill = not self.sellout and plan.checked
+        self.settings = ClientSettings(
+            host=plan.host, port=plan.port, timeout_s=plan.timeout_s, sellout=self.sellout,
+            checked=plan.checked, refill=refill, hold=refill and plan.hold,
+            per_request=plan.connect == Connect.per_request, open_loop=plan.rate is not None,
+            capacity=plan.capacity,
+        )  # fmt: skip
+        self.timeout_ns = int(plan.timeout_s * 1e9)
         self.stopping = False
         self.finished = False
         self.capped = False
         self.busy = 0
-        self.t_done = array("q")
-        self.t_lat = array("q")
-        self.kinds = array("b")
-        self.who = array("i")
+        self.recording = Recording()
         self.connections = 0
         self.reconnects = 0
         self.gave_up = 0
@@ -105,25 +80,24 @@ class LoadWorker:
         self.unsent_due = 0
         self.confirmed: list[tuple[int, str, int]] = []
         self.held: dict[str, int] = {}  # uuid -> seat, until its Released (or NOT_FOUND) answer
-        self.holder: dict[int, str] = {}  # seat -> uuid, until that uuid's Cancel is sent
+        self.log = ConfirmationLog(plan.worker)  # for the parent's live double-booking check
+        # the hot path appends to the log's arrays directly (ConfirmationLog.seat, minus two calls)
+        self._log_t, self._log_seat = self.log.times.append, self.log.seats.append
+        self._log_client, self._log_uuid = self.log.clients.append, self.log.uuids.extend
         self.violations: list[str] = []
         self.answered_clients = 0
         self.remaining = plan.clients
         self.t0 = 0
-        self.cpu_sys_s = 0.0
         self.next_progress = 0
-        self.t_stop = 0
         self.t_finish = 0
         self.t_last_seat = 0
-        self.t_all_answered = 0
         self.drain_deadline = 0
         self.window: tuple[int, int] | None = None
-        self.idle: deque[Client] = deque()
-        self.queue: deque[int] = deque()
-        self.next_due = 0
-        self.schedule: Schedule | None = None
+        self.dispatcher: OpenLoop | None = None
         self.pool: list[tuple[str, bytes, bytes]] = []
-        self.clients = [Client(self, i, plan.first_client + i) for i in range(plan.clients)]
+        self.clients = [
+            Client(self, self.settings, self.recording, i, plan.first_client + i) for i in range(plan.clients)
+        ]
         self.start_future: asyncio.Future[int] = loop.create_future()
         self.done_future: asyncio.Future[None] = loop.create_future()
 
@@ -131,9 +105,8 @@ class LoadWorker:
 
     def _prepare(self) -> None:
         if self.sellout:
-            self.pool = [
-                _pool_item() for _ in range(min(self.plan.free_seats + 2 * len(self.clients) + 16, _POOL_CAP))
-            ]
+            wanted = min(self.plan.free_seats + 2 * len(self.clients) + 16, _POOL_CAP)
+            self.pool = [_pool_item() for _ in range(wanted)]
         else:
             for c in self.clients:
                 for _ in range(RING):
@@ -156,13 +129,16 @@ class LoadWorker:
 
     # ---- the run
 
-    async def run(self) -> dict[str, Any]:
+    async def run(self) -> WorkerResult:
         """Prepare, wait for the start, run until done, and return the result."""
         self._prepare()
-        self.loop.add_reader(self.control.fileno(), self._on_control)
-        if not self.per_request:
+        self.loop.add_reader(self.pipe.fileno(), self._on_control)
+        # add_reader made the pipe non-blocking: a message larger than its buffer (a big batch of
+        # confirmations, the result of thousands of clients) would fail half-sent with EAGAIN
+        os.set_blocking(self.pipe.fileno(), True)
+        if not self.settings.per_request:
             await self._connect_all()
-        self.control.send(("ready", {"worker": self.plan.worker, "connected": self.connections}))
+        self.pipe.send(control.Ready(self.plan.worker, self.connections))
         t0 = await self.start_future
         wait = (t0 - perf_counter_ns()) / 1e9
         if wait > 0:
@@ -172,51 +148,21 @@ class LoadWorker:
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         wall0 = perf_counter_ns()
         self._housekeeping()
-        if self.open_loop:
-            assert self.plan.rate is not None
-            self.schedule = Schedule(
-                self.plan.schedule, self.plan.rate, t0 + self.plan.offset_ns, self.plan.seed
-            )
-            self.next_due = self.schedule.next()
-            self.idle.extend(self.clients)
-            self._tick()
+        if self.plan.rate is not None:
+            due = DueTimes(self.plan.schedule, self.plan.rate, t0 + self.plan.offset_ns, self.plan.seed)
+            self.dispatcher = OpenLoop(self.loop, due)
+            self.dispatcher.start(list(self.clients), perf_counter_ns())
         else:
             for c in self.clients:
                 c.book(perf_counter_ns())
         await self.done_future
         cpu = time.process_time() - cpu0
-        usage1 = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu_sys_s = usage1.ru_stime - usage0.ru_stime
+        cpu_sys = resource.getrusage(resource.RUSAGE_SELF).ru_stime - usage0.ru_stime
         wall = (perf_counter_ns() - wall0) / 1e9
         await asyncio.sleep(0.01)  # let the closes go out
-        self.loop.remove_reader(self.control.fileno())
-        return self._result(cpu, wall)
-
-    def _tick(self) -> None:
-        """Open loop: hand every request now due to an idle client, or queue it with its due time."""
-        if self.stopping or self.finished:
-            return
-        now = perf_counter_ns()
-        due = self.next_due
-        idle = self.idle
-        queue = self.queue
-        schedule = self.schedule
-        assert schedule is not None
-        while due <= now:
-            if idle:
-                idle.popleft().book(due)
-            elif not self.sellout or self.remaining:
-                queue.append(due)
-            due = schedule.next()
-        self.next_due = due
-        self.loop.call_later((due - now) / 1e9, self._tick)
-
-    def client_idle(self, c: Client) -> None:
-        """Open loop: ``c`` finished its request; give it the oldest queued one."""
-        if self.queue:
-            c.book(self.queue.popleft())
-        else:
-            self.idle.append(c)
+        self.loop.remove_reader(self.pipe.fileno())
+        self.pipe.send(self.log.take(ALL_TIME))
+        return self._result(cpu, cpu_sys, wall)
 
     def _housekeeping(self) -> None:
         if self.finished:
@@ -225,30 +171,33 @@ class LoadWorker:
         timeout_ns = self.timeout_ns
         for c in self.clients:
             if c.out_kind and c.transport is not None and now - c.out_sent > timeout_ns:
-                c.abort("timeout", f"no answer within {self.timeout_s} s")
+                c.abort("timeout", f"no answer within {self.plan.timeout_s} s")
         if self.progress and now >= self.next_progress:
-            self.next_progress = now + 400_000_000
-            self.control.send(("progress", len(self.t_done), sum(self.errors_by_kind.values())))
+            self.next_progress = now + _PROGRESS_NS
+            errors = sum(self.errors_by_kind.values())
+            self.pipe.send(control.Progress(self.plan.worker, len(self.recording.t_done), errors))
+        if self.checked:
+            self.pipe.send(self.log.take(perf_counter_ns()))
         if self.stopping:
             self.check_finish()
         if not self.finished:
-            self.loop.call_later(0.1, self._housekeeping)
+            self.loop.call_later(_HOUSEKEEPING_S, self._housekeeping)
 
     def _on_control(self) -> None:
         try:
-            while self.control.poll():
-                message = self.control.recv()
-                if message[0] == "start":
+            while self.pipe.poll():
+                message = self.pipe.recv()
+                if isinstance(message, control.Start):
                     if not self.start_future.done():
-                        self.start_future.set_result(int(message[1]))
-                elif message[0] == "window":
-                    self.window = (int(message[1]), int(message[2]))
-                    self.loop.call_later(max(0.0, (self.window[1] - perf_counter_ns()) / 1e9), self.stop)
-                elif message[0] == "stop":
+                        self.start_future.set_result(message.t0)
+                elif isinstance(message, control.Window):
+                    self.window = (message.start, message.end)
+                    self.loop.call_later(max(0.0, (message.end - perf_counter_ns()) / 1e9), self.stop)
+                elif isinstance(message, control.Stop):
                     self.capped = True
                     self.stop()
         except (EOFError, OSError):  # the parent is gone: stop now
-            self.loop.remove_reader(self.control.fileno())
+            self.loop.remove_reader(self.pipe.fileno())
             if not self.start_future.done():
                 self.start_future.set_exception(RuntimeError("the parent closed the control pipe"))
             self.finish(perf_counter_ns())
@@ -259,7 +208,8 @@ class LoadWorker:
             return
         now = perf_counter_ns()
         self.stopping = True
-        self.t_stop = now
+        if self.dispatcher is not None:
+            self._never_sent(self.dispatcher.halt(), now)
         self.drain_deadline = now + int(self.plan.drain_s * 1e9)
         self.check_finish()
 
@@ -275,64 +225,87 @@ class LoadWorker:
             return
         self.finished = True
         self.t_finish = now
-        if not self.t_stop:
-            self.t_stop = now
         for c in self.clients:
             if c.out_kind:
-                self.unanswered_ms.append((now - c.out_due) / 1e6)
-                if c.out_kind == CANCEL:
-                    # the server may have freed the seat and booked it to another uuid already:
-                    # in doubt, not held (the Stats check allows for every unanswered request)
-                    self.held.pop(c.cancel_uuid, None)
+                self.unanswered(c, now)
                 c.out_kind = 0
             c.close()
         self.busy = 0
-        if self.sellout:
-            self.unsent_due = len(self.queue)
-        else:
-            self.unanswered_ms.extend((now - due) / 1e6 for due in self.queue)
-        self.queue.clear()
+        if self.dispatcher is not None:
+            self._never_sent(self.dispatcher.halt(), now)
         if not self.done_future.done():
             self.done_future.set_result(None)
 
-    # ---- callbacks from clients
+    def _never_sent(self, dues: list[int], now: int) -> None:
+        """Open-loop requests due but never sent: late Books in duration mode, merely unsent in a sell-out."""
+        if self.sellout:
+            self.unsent_due += len(dues)
+            return
+        for due in dues:
+            self.unanswered_ms.append((now - due) / 1e6)
+            self.recording.never_answered_due.append(due)
+
+    # ---- ClientHost: what the clients report
+
+    def connected(self, reconnect: bool) -> None:
+        self.connections += 1
+        if reconnect:
+            self.reconnects += 1
+
+    def unanswered(self, c: Client, now: int) -> None:
+        """``c``'s outstanding request will never be answered: count it, keep a Book's due time."""
+        self.unanswered_ms.append((now - c.out_due) / 1e6)
+        if c.out_kind == BOOK:
+            self.recording.never_answered_due.append(c.out_due)
+        elif c.out_kind == CANCEL:
+            # the server may have freed the seat and booked it to another uuid already:
+            # in doubt, not held (the Stats check allows for every unanswered request)
+            self.held.pop(c.cancel_uuid, None)
+
+    def next_request(self, c: Client, now: int) -> None:
+        """``c`` was answered: drain, wait for the schedule (open loop), or book again (closed loop)."""
+        if self.stopping:
+            self.check_finish()
+        elif self.dispatcher is not None:
+            self.dispatcher.client_idle(c)
+        else:
+            c.book(now)
 
     def first_answer(self, now: int) -> None:
         self.answered_clients += 1
         if self.answered_clients == len(self.clients):
-            self.t_all_answered = now
-            self.control.send(("all_answered", now))
+            self.pipe.send(control.AllAnswered(self.plan.worker, now))
 
-    def client_done(self, c: Client, now: int) -> None:
-        """Sell-out mode: ``c`` was told sold out (or gave up)."""
+    def client_done(self, c: Client, now: int, gave_up: bool) -> None:
+        """``c`` is done for good: told sold out (sell-out mode), or it gave up on the server."""
+        if gave_up:
+            self.gave_up += 1
         self.remaining -= 1
         if self.remaining <= 0:
             self.finish(now)
 
-    def on_seat(self, c: Client, number: int) -> None:
+    def on_seat(self, c: Client, number: int, now: int) -> None:
         if not self.checked:
             return
-        if not 1 <= number <= self.capacity:
-            self.violation(f"seat {number} outside 1..{self.capacity} confirmed to uuid {c.uuid}")
-        self.t_last_seat = perf_counter_ns()
+        if not 1 <= number <= self.plan.capacity:
+            self.violation(f"seat {number} outside 1..{self.plan.capacity} confirmed to uuid {c.uuid}")
+        self.t_last_seat = now
+        self._log_t(now)
+        self._log_seat(number)
+        self._log_client(c.index)
+        self._log_uuid(c.uuid_b)
         if self.sellout:
             self.confirmed.append((number, c.uuid, c.index))
-            return
-        self.held[c.uuid] = number
-        # From the Seat answer until its Cancel is sent, a uuid certainly holds its seat on the
-        # server: a second uuid confirmed the same seat in that span is a double booking.
-        other = self.holder.get(number)
-        if other is not None and other != c.uuid:
-            self.violation(
-                f"seat {number} confirmed to uuid {c.uuid} while uuid {other} still held it "
-                "(its Cancel not yet sent): double booking"
-            )
-        self.holder[number] = c.uuid
+        else:
+            self.held[c.uuid] = number
 
-    def on_cancel_sent(self, uuid: str) -> None:
-        number = self.held.get(uuid)
-        if number is not None and self.holder.get(number) == uuid:
-            del self.holder[number]
+    def on_cancel_sent(self, c: Client, now: int) -> None:
+        number = self.held.get(c.cancel_uuid)
+        if number is not None:  # ConfirmationLog.cancel_sent, inlined
+            self._log_t(now)
+            self._log_seat(-number)
+            self._log_client(c.index)
+            self._log_uuid(c.cancel_uuid_b)
 
     def on_released(self, c: Client, number: int) -> None:
         held = self.held.pop(c.cancel_uuid, None)
@@ -362,88 +335,39 @@ class LoadWorker:
 
     # ---- the result
 
-    def _result(self, cpu_s: float, wall_s: float) -> dict[str, Any]:
-        import numpy as np
+    def _result(self, cpu_s: float, cpu_sys_s: float, wall_s: float) -> WorkerResult:
+        from seatlab.client import histogram
 
-        n = len(self.clients)
-        t = np.frombuffer(self.t_done, dtype=np.int64)
-        lat = np.frombuffer(self.t_lat, dtype=np.int64)
-        kinds = np.frombuffer(self.kinds, dtype=np.int8)
-        who = np.frombuffer(self.who, dtype=np.int32)
-        ws, we = self.window if (self.window and not self.sellout) else (self.t0, 2**62)
-        inwin = (t >= ws) & (t <= we)
-        is_book = (kinds == SEAT) | (kinds == SOLD_OUT) | (kinds == ERROR)
-        book_in = inwin & is_book
-        values, counts = np.unique(lat[book_in] // 1000, return_counts=True)
-        hist = histogram.histogram_from_counts(values.tolist(), counts.tolist())
-
-        def per_client(mask: Any) -> list[int]:
-            return np.bincount(who[mask], minlength=n).tolist()
-
-        answers = per_client(book_in)
-        seats = per_client(inwin & (kinds == SEAT))
-        sold_out = per_client(inwin & (kinds == SOLD_OUT))
-        released = per_client(inwin & (kinds == RELEASED))
-        first: list[float | None] = [None] * n
-        last: list[float | None] = [None] * n
-        if len(who):
-            ids, idx = np.unique(who, return_index=True)
-            for i, j in zip(ids.tolist(), idx.tolist(), strict=False):
-                first[i] = (int(t[j]) - self.t0) / 1e9
-            ids, idx = np.unique(who[::-1], return_index=True)
-            for i, j in zip(ids.tolist(), idx.tolist(), strict=False):
-                last[i] = (int(t[len(t) - 1 - j]) - self.t0) / 1e9
-        rows = []
-        for i, c in enumerate(self.clients):
-            rows.append(
-                {
-                    "client": c.index,
-                    "process": self.plan.worker,
-                    "answers": answers[i],
-                    "seats": seats[i],
-                    "sold_out": sold_out[i],
-                    "released": released[i],
-                    "errors": c.errors,
-                    "first_answer_s": first[i],
-                    "last_answer_s": last[i],
-                    "first_sold_out_s": (c.sold_out_at - self.t0) / 1e9 if c.sold_out_at else None,
-                }
-            )
+        clients = [ClientTally(c.index, c.errors, c.sold_out_at) for c in self.clients]
+        window = self.window if not self.sellout else None  # a sell-out's window is the whole run
+        tally = self.recording.tally(self.plan.worker, clients, self.t0, window, self.t_finish)
         sold_times = [c.sold_out_at for c in self.clients if c.sold_out_at]
-        return {
-            "worker": self.plan.worker,
-            "clients": rows,
-            "histogram": histogram.encode(hist),
-            "window_answers": {
-                "all": int(inwin.sum()),
-                "book": int(book_in.sum()),
-                "seat": int((inwin & (kinds == SEAT)).sum()),
-                "sold_out": int((inwin & (kinds == SOLD_OUT)).sum()),
-                "released": int((inwin & (kinds == RELEASED)).sum()),
-                "error": int((inwin & ((kinds == ERROR) | (kinds == CANCEL_ERROR))).sum()),
-            },
-            "total_answers": len(t),
-            "errors_by_kind": self.errors_by_kind,
-            "server_errors_by_code": self.server_errors,
-            "error_examples": self.error_examples,
-            "connections": self.connections,
-            "reconnects": self.reconnects,
-            "gave_up": self.gave_up,
-            "unanswered_ms": self.unanswered_ms,
-            "unsent_due": self.unsent_due,
-            "confirmed": self.confirmed,
-            "held": sorted((number, u) for u, number in self.held.items()),
-            "violations": self.violations,
-            "cpu_s": cpu_s,
-            "cpu_sys_s": self.cpu_sys_s,
-            "wall_s": wall_s,
-            "t_last_first_sold_out": max(sold_times) if len(sold_times) == n else None,
-            "t_last_seat": self.t_last_seat or None,
-            "t_all_answered": self.t_all_answered or None,
-            "t_stop": self.t_stop,
-            "t_finish": self.t_finish,
-            "capped": self.capped,
-        }
+        return WorkerResult(
+            workers=(self.plan.worker,),
+            clients=tally.rows,
+            served_histogram=histogram.encode(tally.served),
+            censored_histogram=histogram.encode(tally.censored),
+            window_answers=tally.window_answers,
+            total_answers=len(self.recording.t_done),
+            errors_by_kind=self.errors_by_kind,
+            server_errors_by_code=self.server_errors,
+            error_examples=self.error_examples,
+            connections=self.connections,
+            reconnects=self.reconnects,
+            gave_up=self.gave_up,
+            unanswered_ms=self.unanswered_ms,
+            unsent_due=self.unsent_due,
+            confirmed=self.confirmed,
+            held=sorted((number, u) for u, number in self.held.items()),
+            violations=self.violations,
+            cpu_s=(cpu_s,),
+            cpu_sys_s=(cpu_sys_s,),
+            wall_s=(wall_s,),
+            t_last_first_sold_out=max(sold_times) if len(sold_times) == len(self.clients) else None,
+            t_last_seat=self.t_last_seat or None,
+            t_finish=self.t_finish,
+            capped=self.capped,
+        )
 
 
 def _pool_item() -> tuple[str, bytes, bytes]:
@@ -451,8 +375,8 @@ def _pool_item() -> tuple[str, bytes, bytes]:
     return u, u.encode("ascii"), book_body(u)
 
 
-def worker_main(control: Connection) -> None:
-    """Entry point of a load process: read the plan from ``control``, run, send the result back."""
+def worker_main(pipe: Connection) -> None:
+    """Entry point of a load process: read the plan from ``pipe``, run, send the result back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -461,26 +385,28 @@ def worker_main(control: Connection) -> None:
     except (ValueError, OSError):
         pass
     loop: asyncio.AbstractEventLoop | None = None
-    name = "?"
+    worker = -1
     try:
-        _, plan, progress = control.recv()
-        name = str(plan.worker)
+        message = pipe.recv()
+        if not isinstance(message, control.Plan):
+            raise TypeError(f"expected a Plan first, got {type(message).__name__}")
+        worker = message.plan.worker
         import uvloop
 
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
-        worker = LoadWorker(plan, control, bool(progress), loop)
-        result = loop.run_until_complete(worker.run())
-        # the loop's add_reader left the pipe non-blocking: a result larger than the pipe buffer
-        # (thousands of clients) would fail half-sent with EAGAIN
-        os.set_blocking(control.fileno(), True)
-        control.send(("result", result))
+        load = LoadWorker(message.plan, pipe, message.progress, loop)
+        result = loop.run_until_complete(load.run())
+        os.set_blocking(pipe.fileno(), True)  # (remove_reader may have left it non-blocking)
+        pipe.send(result)
     except BaseException as exc:
         with contextlib.suppress(OSError):
-            control.send(
-                ("error", f"load process {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            pipe.send(
+                control.Failure(
+                    worker, f"load process {worker}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+                )
             )
     finally:
         if loop is not None:
             loop.close()
-        control.close()
+        pipe.close()

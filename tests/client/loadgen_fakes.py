@@ -122,3 +122,78 @@ class _Connection(asyncio.Protocol):
     def _send(self, answer: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(answer)
+
+
+class SecondSeatIsAlsoOneStore(SeatStore):
+    """Confirms seat 1 to the first two uuids booked, and releases "seat 1" for both: consistent books.
+
+    Nothing but the overlap of the two holds shows the double booking: Stats,
+    Released answers and the seats held at the end all agree.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.shown: dict[str, int] = {}
+
+    def book(self, uuid: str) -> int:
+        number = super().book(uuid)
+        if number == 2 or self.shown.get(uuid) == 1:
+            self.shown[uuid] = 1
+            return 1
+        return number
+
+    def cancel(self, uuid: str) -> int:
+        number = super().cancel(uuid)
+        return self.shown.pop(uuid, number) if number else number
+
+
+class HostileServer:
+    """Answers the first connection's Stats, then misbehaves on every connection after it.
+
+    ``how``: ``close`` (closes each connection as it comes), ``garbage``
+    (answers every read with bytes that are no frame), ``oversized`` (answers
+    with a length prefix past the frame limit).
+    """
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.connections = 0
+        self.fake = FakeServer()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    def __enter__(self) -> Self:
+        loop = self.fake.loop
+
+        def protocol() -> asyncio.Protocol:
+            self.connections += 1
+            return _Connection(self.fake) if self.connections == 1 else _Hostile(self.how)
+
+        self._server = loop.run_until_complete(loop.create_server(protocol, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.fake._server = self._server
+        self.fake._thread.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.fake.__exit__(t, e, tb)
+
+
+class _Hostile(asyncio.Protocol):
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.how == "close":
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.how == "garbage":
+            self.transport.write(b"\x05\xff\xff\xff\xff\xff")
+        else:  # oversized: a 2**28-byte frame announced
+            self.transport.write(b"\x80\x80\x80\x80\x01" + b"\x00" * 64)

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from seatlab.client import LoadError, LoadSpec, histogram, run_load
-
-process = pytest.importorskip("seatlab.server.process")
-ServerProcess = process.ServerProcess
+from seatlab.server.process import ServerProcess
 
 BACKENDS = ["tpool", "coro", "event"]
 
@@ -40,7 +38,7 @@ def test_sellout(tmp_path: Path, backend: str, connect: str) -> None:
     assert {r["process"] for r in rows} == {"0", "1"}
     assert sum(int(r["seats"]) for r in rows) == 300
     saved = json.loads((tmp_path / "load" / "summary.json").read_text())
-    assert saved["schema_version"] == 1 and saved["latency_ms"] == s["latency_ms"]
+    assert saved["schema_version"] == 2 and saved["latency_ms"] == s["latency_ms"]
     assert histogram.decode((tmp_path / "load" / "latency.hdr").read_bytes()).get_total_count() == 304
 
 
@@ -95,6 +93,11 @@ def test_a_small_thread_pool_starves_clients_until_the_sell_out(tmp_path: Path) 
     assert s["starved_clients"] == 4, s["warnings"]
     assert s["min_client_seats"] == 0
     assert any("booked no seat" in w for w in s["warnings"])
+    # their one answer (SoldOut) came after waiting through the whole sell-out: 4 of 66 Books, so it
+    # is the p99, and nothing is censored (every Book was answered)
+    lat, sold_ms = s["latency_ms"], 1000 * s["sellout_s"]
+    assert lat["count"] == 66 and lat["censored"] == 0
+    assert lat["p99"] >= 0.8 * sold_ms and lat["max"] >= 0.8 * sold_ms and lat["p90"] < 0.5 * sold_ms, lat
 
 
 def test_calibrate_answers_are_counted_not_audited(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def test_merge_is_not_an_average_of_percentiles() -> None:
 
 
 def test_counts_and_clamping() -> None:
-    h = histogram.histogram_from_counts([0, 5, 10**9], [2, 3, 1])
+    h = histogram.histogram_from_counts([0, 5, 10**10], [2, 3, 1])
     assert h.get_total_count() == 6
     assert h.get_min_value() == 1  # 0 us is clamped to the lowest trackable value
     assert h.get_max_value() >= histogram.HIGHEST_US * 0.999

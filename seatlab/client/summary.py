@@ -1,0 +1,288 @@
+"""The run's summary: a typed object with a versioned ``to_json`` (psf/pyperf ``_bench.py``'s habit).
+
+``summarize`` builds it from the merged ``WorkerResult`` of every load
+process and what the parent saw (``RunFacts``): the window, the warnings,
+the live ledger's findings, the audit. ``Summary.to_json()`` is exactly
+summary.json; its ``schema_version`` and the history below change together.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from seatlab.client import histogram, report
+from seatlab.client.audit import audit_duration, audit_sellout
+from seatlab.client.result import WorkerResult
+from seatlab.client.spec import LoadSpec
+from seatlab.machine import machine_info
+from seatlab.modes import Mode
+
+SCHEMA_VERSION = 2
+# summary.json history:
+#   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
+#      fairness, latency_ms, load-generator CPU, audit, machine, params).
+#   2: latency_ms covers every request the window counts, the unanswered ones at their age when it
+#      closed (+ censored, lower_bound); the answered-only view moves to served_latency_ms;
+#      served_latency.hdr and censored_latency.hdr beside latency.hdr (served_histogram_file,
+#      censored_histogram_file); offered_rps (the open loop's rate, null for a closed loop);
+#      loadgen_parent_cpu_pct (the parent, which runs the live double-booking check).
+
+SATURATED_PCT = 85.0
+"""A load process above this share of one core may be the bottleneck, not the server."""
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the parent saw of the run, besides the processes' results."""
+
+    t0: int
+    window: tuple[int, int] | None
+    capped: bool
+    warnings: list[str]
+    live_violations: list[str]  # the SeatLedger's, across processes
+    parent_cpu_pct: float
+    refill: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """summary.json, typed: one attribute per top-level key (``schema_version`` aside)."""
+
+    created: str
+    mode: str
+    clients: int
+    diversity: int
+    rate: float | None
+    offered_rps: float | None
+    connect: str
+    completed: bool
+    elapsed_s: float
+    window_start_s: float
+    window_s: float
+    sellout_s: float | None
+    capacity_booked_s: float | None
+    capacity: int | None
+    booked_before: int
+    answers: int
+    answers_by_kind: dict[str, int]
+    book_answers: int
+    throughput_rps: float
+    book_answers_rps: float
+    bookings_rps: float
+    seats: int
+    sold_out: int
+    errors: int
+    errors_by_kind: dict[str, int]
+    server_errors_by_code: dict[str, int]
+    error_examples: list[str]
+    reconnects: int
+    connections: int
+    unanswered: int
+    unanswered_max_wait_ms: float | None
+    unanswered_mean_wait_ms: float | None
+    unsent_due: int
+    gave_up_clients: int
+    starved_clients: int
+    fairness_jain: float | None
+    min_client_answers: int
+    max_client_answers: int
+    min_client_seats: int
+    latency_ms: dict[str, Any]
+    served_latency_ms: dict[str, Any]
+    loadgen_cpu_pct: float
+    loadgen_cpu_pct_by_process: list[float]
+    loadgen_saturated: bool
+    loadgen_parent_cpu_pct: float
+    loadgen_cpu_kernel_share: float | None
+    loadgen_cpu_us_per_answer: float | None
+    audit: dict[str, Any]
+    histogram_file: str
+    served_histogram_file: str
+    censored_histogram_file: str
+    clients_file: str
+    percentiles_file: str
+    warnings: list[str]
+    machine: dict[str, Any]
+    params: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly summary.json's content, ``schema_version`` first."""
+        return {"schema_version": SCHEMA_VERSION, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+
+def summarize(
+    spec: LoadSpec,
+    facts: RunFacts,
+    result: WorkerResult,
+    capacity: int | None,
+    booked_before: int,
+    end: tuple[int, int] | None,
+) -> tuple[Summary, dict[str, HdrHistogram]]:
+    """The summary, and the histograms to save by file name.
+
+    ``capacity`` None: the server is a calibration target (answers Stats with a Seat); nothing is audited.
+    """
+    served = histogram.decode(result.served_histogram)
+    censored = histogram.decode(result.censored_histogram)
+    every, latency = histogram.with_censored(served, censored)
+    rows = result.clients
+    warnings = list(facts.warnings)
+    t0 = facts.t0
+    elapsed_s = (result.t_finish - t0) / 1e9
+    sellout_s = None
+    capacity_booked_s = None
+    window_start_s = 0.0
+    if spec.mode == Mode.sellout:
+        completed = result.t_last_first_sold_out is not None and not facts.capped
+        if completed and result.t_last_first_sold_out is not None:
+            sellout_s = (result.t_last_first_sold_out - t0) / 1e9
+        if result.t_last_seat is not None:
+            capacity_booked_s = (result.t_last_seat - t0) / 1e9
+        window_s = sellout_s if sellout_s is not None else elapsed_s
+    else:
+        completed = facts.window is not None and not facts.capped
+        if facts.window is None:
+            window_s = 0.0
+            warnings.append("the measured window never opened")
+        else:
+            ws, we = facts.window
+            window_start_s = (ws - t0) / 1e9
+            window_s = (min(we, result.t_finish) - ws) / 1e9
+    counts = result.window_answers
+    unanswered = result.unanswered_ms
+    answers_per_client = [row["answers"] for row in rows]
+    seats_per_client = [row["seats"] for row in rows]
+    if spec.mode == Mode.sellout:
+        # a client first served after the last seat went got only SoldOut: it was starved all the same
+        starved = sum(1 for n in seats_per_client if n == 0)
+        starved_how = "booked no seat before the sell-out"
+    else:
+        starved = sum(1 for a in answers_per_client if a == 0)
+        starved_how = "got no answer in the measured window"
+    if starved:
+        warnings.append(f"{starved} of {spec.clients} clients {starved_how} (starved)")
+    cpu = result.cpu_pct_by_process
+    saturated = any(p > SATURATED_PCT for p in cpu)
+    if saturated:
+        message = (
+            f"a load process used {max(cpu):.0f}% of a core (> {SATURATED_PCT:.0f}%): the load generator, "
+            "not the server, may be the limit; raise --diversity"
+        )
+        warnings.append(message)
+        print(f"warning: {message}", file=sys.stderr)
+    reported = result.violations + facts.live_violations
+    if capacity is None:
+        audit = {
+            "ok": None, "confirmed": 0, "server_booked": None, "expected_booked": None,
+            "message": "the server answers Stats with a Seat (a calibration target that keeps no seats): "
+            "answers were counted, not checked, and nothing was audited",
+        }  # fmt: skip
+        warnings.append("calibration target: answers not checked, no refill cancels, no audit")
+    elif spec.mode == Mode.sellout:
+        audit = audit_sellout(
+            result.confirmed, capacity, booked_before, end, len(unanswered), completed, reported
+        )
+    else:
+        audit = audit_duration(result.held, capacity, booked_before, end, len(unanswered), reported)
+    if booked_before and spec.mode == Mode.sellout:
+        warnings.append(f"{booked_before} of {capacity} seats were already booked when the run started")
+
+    def rate(count: int) -> float:
+        return count / window_s if window_s > 0 else 0.0
+
+    cpu_s = sum(result.cpu_s)
+    summary = Summary(
+        created=report.created_at(),
+        mode=str(spec.mode),
+        clients=spec.clients,
+        diversity=spec.diversity,
+        rate=spec.rate,
+        offered_rps=spec.rate,
+        connect=str(spec.connect),
+        completed=completed,
+        elapsed_s=elapsed_s,
+        window_start_s=window_start_s,
+        window_s=window_s,
+        sellout_s=sellout_s,
+        capacity_booked_s=capacity_booked_s,
+        capacity=capacity,
+        booked_before=booked_before,
+        answers=counts["all"],
+        answers_by_kind={k: counts[k] for k in ("seat", "sold_out", "released", "error")},
+        book_answers=counts["book"],
+        throughput_rps=rate(counts["all"]),
+        book_answers_rps=rate(counts["book"]),
+        bookings_rps=rate(counts["seat"]),
+        seats=counts["seat"],
+        sold_out=counts["sold_out"],
+        errors=sum(result.errors_by_kind.values()),
+        errors_by_kind=result.errors_by_kind,
+        server_errors_by_code=result.server_errors_by_code,
+        error_examples=result.error_examples[:10],
+        reconnects=result.reconnects,
+        connections=result.connections,
+        unanswered=len(unanswered),
+        unanswered_max_wait_ms=max(unanswered) if unanswered else None,
+        unanswered_mean_wait_ms=sum(unanswered) / len(unanswered) if unanswered else None,
+        unsent_due=result.unsent_due,
+        gave_up_clients=result.gave_up,
+        starved_clients=starved,
+        fairness_jain=report.jain_index(seats_per_client),
+        min_client_answers=min(answers_per_client),
+        max_client_answers=max(answers_per_client),
+        min_client_seats=min(seats_per_client),
+        latency_ms=latency,
+        served_latency_ms=histogram.latency_summary_ms(served),
+        loadgen_cpu_pct=sum(cpu),
+        loadgen_cpu_pct_by_process=cpu,
+        loadgen_saturated=saturated,
+        loadgen_parent_cpu_pct=facts.parent_cpu_pct,
+        loadgen_cpu_kernel_share=sum(result.cpu_sys_s) / cpu_s if cpu_s > 0 else None,
+        loadgen_cpu_us_per_answer=1e6 * cpu_s / result.total_answers if result.total_answers else None,
+        audit=audit,
+        histogram_file=report.HISTOGRAM_FILE,
+        served_histogram_file=report.SERVED_HISTOGRAM_FILE,
+        censored_histogram_file=report.CENSORED_HISTOGRAM_FILE,
+        clients_file=report.CLIENTS_FILE,
+        percentiles_file=report.PERCENTILES_FILE,
+        warnings=warnings,
+        machine=machine_info(),
+        params=_params(spec, facts.refill, capacity is None),
+    )
+    histograms = {
+        report.HISTOGRAM_FILE: every,
+        report.SERVED_HISTOGRAM_FILE: served,
+        report.CENSORED_HISTOGRAM_FILE: censored,
+    }
+    return summary, histograms
+
+
+def _params(spec: LoadSpec, refill: str | None, calibration_target: bool) -> dict[str, Any]:
+    """The run's parameters, and in words what its figures count."""
+    return {
+        **spec.as_params(),
+        "loop": "closed" if spec.rate is None else "open",
+        "refill": refill,
+        "calibration_target": calibration_target,
+        "latency_origin": "send time (closed loop)" if spec.rate is None else "due time (open loop)",
+        "latency_scope": (
+            "latency_ms: every Book the window counts: answered in the window at its latency, and "
+            "due by the window's end but unanswered then at its age then (censored, a lower bound; "
+            "lower_bound marks the percentiles that fall on one); served_latency_ms: answered only"
+        ),
+        "counted": (
+            "answers/throughput_rps count every answer in the window (Seat, SoldOut, Released, Error); "
+            "book_answers and latency_ms count answers to Book only; bookings_rps counts Seat answers"
+        ),
+        "window_rule": (
+            "sellout: from the start until the last client got its first SoldOut"
+            if spec.mode == Mode.sellout
+            else "duration: opens after warmup_s once every connection has had an answer "
+            "(or after warmup_s + answer_wait_s), lasts duration_s"
+        ),
+        "errors_scope": "errors, reconnects and unanswered cover the whole run, not only the window",
+    }
