@@ -1,16 +1,25 @@
-"""Command-line rewriting that lets one run sweep client counts (and backends) without --multirun.
+"""Command-line rewriting that lets one run sweep client counts (and other keys) without --multirun.
 
-Plain Hydra refuses ``clients=range(10,200,10)`` in a single run ("Sweep
-parameters ... requires --multirun"). In seatlab the client counts are the
-points *inside* a run, so before Hydra sees the command line:
+Plain Hydra refuses ``clients=range(10,200,10)`` in a single run ("Ambiguous
+value for argument ... requires --multirun"). In seatlab the swept values are
+the points *inside* a run, so before Hydra sees the command line:
 
 - ``clients=range(a,b,s)`` / ``clients=a,b,c`` become ``clients=[...]``, with
   or without ``-m`` (under ``-m`` every job runs the whole client list);
-- without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]``: both backends in
-  one run; under ``-m`` it stays a Hydra sweep, one job per backend.
+- without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]`` (both backends in
+  one run), and ``rate``, ``delay``, ``threads`` or ``capacity`` given as a
+  range or a comma list become lists (one point per value); under ``-m`` they
+  stay Hydra sweeps, one job per value.
 
-The expansion uses Hydra's own override parser, so ranges mean exactly
-what they mean to Hydra (that parser is why hydra-core is pinned to 1.3.x).
+Why argv, and Hydra's override parser, rather than a public hook: in a
+single run Hydra rejects any sweep override while it composes, before any
+resolver sees a value (a resolver only ever receives the composed value, and
+``range(...)`` never becomes one) and without calling a sweeper (sweepers run
+only under ``-m``). The parser is ``OverridesParser``, the object Hydra's own
+sweepers and the sweeper plugins (optuna, ax, nevergrad) parse their
+arguments with, so ranges mean exactly what they mean to Hydra; it is not
+promised stable across minor versions, which is why hydra-core stays pinned
+to 1.3.x.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from hydra.errors import HydraException
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 _LIST_KEYS = ("clients",)  # always a per-run list
-_SINGLE_RUN_LIST_KEYS = ("backend",)  # a per-run list only without -m
+_SINGLE_RUN_LIST_KEYS = ("backend", "rate", "delay", "threads", "capacity")  # a per-run list only without -m
 
 
 class OverrideError(ValueError):

@@ -22,7 +22,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
+
+from seatlab.modes import Sync
+from seatlab.server.config import ServerConfig
 
 _POLL_S = 0.02
 _STDERR_TAIL = 2000
@@ -32,47 +35,41 @@ class ServerStartError(RuntimeError):
     """The server did not become ready; names the backend, the exit code and the stderr tail."""
 
 
+def shorthand_config(backend: str, **fields: Any) -> ServerConfig:
+    """``ServerConfig(backend=..., port=0, **fields)``, with a ``db_path`` and ``sync`` given as text."""
+    fields.setdefault("port", 0)
+    if fields.get("db_path") is not None:
+        fields["db_path"] = Path(fields["db_path"])
+    if "sync" in fields:
+        fields["sync"] = Sync(fields["sync"])
+    return ServerConfig(backend=backend, **fields)
+
+
 class ServerProcess:
-    """Start `python -m seatlab.server ...` as a child process; always terminated, killed and reaped."""
+    """Start `python -m seatlab.server ...` as a child process; always terminated, killed and reaped.
+
+    ``ServerProcess(ServerConfig(...), log_dir=...)`` runs that config's flags
+    (``ServerConfig.to_argv``). ``ServerProcess("coro", capacity=50, delay_ms=2)``
+    is the shorthand for ``ServerConfig(backend="coro", port=0, capacity=50, delay_ms=2)``:
+    a free port unless ``port`` is given.
+    """
 
     def __init__(
         self,
-        backend: str,
+        config: ServerConfig | str,
         *,
-        address: str = "127.0.0.1",
-        port: int = 0,
-        capacity: int = 5000,
-        delay_ms: float = 0,
-        threads: int = 2,
-        max_backlog: int = 128,
-        db_path: str | os.PathLike[str] | None = None,
-        sync: str = "os",
         log_dir: str | os.PathLike[str] | None = None,
         ready_timeout: float = 10.0,
         extra_args: Sequence[str] = (),
+        **fields: Any,
     ) -> None:
-        self.backend = backend
-        self.args = [
-            "--backend",
-            backend,
-            "--address",
-            address,
-            "--port",
-            str(port),
-            "--capacity",
-            str(capacity),
-            "--delay",
-            f"{delay_ms:g}",
-            "--threads",
-            str(threads),
-            "--max-backlog",
-            str(max_backlog),
-            "--sync",
-            sync,
-        ]
-        if db_path is not None:
-            self.args += ["--db-path", os.fspath(db_path)]
-        self.args += list(extra_args)
+        if isinstance(config, str):
+            config = shorthand_config(config, **fields)
+        elif fields:
+            raise TypeError(f"ServerProcess(ServerConfig, ...): unexpected {', '.join(sorted(fields))}")
+        self.config = config
+        self.backend = config.backend
+        self.args = [*config.to_argv(), *extra_args]
         self._own_log_dir = log_dir is None
         self.log_dir = (
             Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="seatlab-server-"))

@@ -7,6 +7,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from seatlab.modes import Sync
+from seatlab.server.config import ServerConfig
 from seatlab.server.process import ServerProcess, ServerStartError
 
 
@@ -39,3 +41,22 @@ def test_warns_loudly_without_upb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with ServerProcess("tpool", log_dir=tmp_path) as server:
         assert server.stop() == 0
     assert "not 'upb'" in (tmp_path / "server.stderr").read_text()
+
+
+def test_runs_a_server_config_as_its_flags(tmp_path: Path) -> None:
+    config = ServerConfig(
+        backend="tpool", port=0, capacity=7, delay_ms=1.5, threads=3, db_path=tmp_path / "db.csv"
+    )
+    with ServerProcess(config, log_dir=tmp_path) as server:
+        assert server.args == config.to_argv() and server.port > 0
+    assert server.popen is not None and server.popen.returncode == 0
+    assert (tmp_path / "db.csv").exists()  # the server got --db-path
+
+
+def test_the_shorthand_builds_a_server_config_on_a_free_port(tmp_path: Path) -> None:
+    server = ServerProcess("coro", capacity=50, delay_ms=2, db_path="x.csv", sync="fsync", log_dir=tmp_path)
+    assert server.config == ServerConfig(
+        backend="coro", port=0, capacity=50, delay_ms=2, db_path=Path("x.csv"), sync=Sync.fsync
+    )
+    with pytest.raises(TypeError, match="capacity"):
+        ServerProcess(ServerConfig(), capacity=5, log_dir=tmp_path)
