@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seatlab.modes import Mode
+from seatlab.runner.cpus import cpu_ranges
 from seatlab.runner.points import SweepPoint, point_bound_rps
 from seatlab.runner.results import measurements, write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
@@ -30,9 +31,11 @@ if TYPE_CHECKING:
 
 
 def point_params(point: SweepPoint, config: SeatlabConfig) -> dict[str, Any]:
-    """The row's parameter columns and Little's law's bound for them."""
+    """The row's parameter columns and Little's law's bound for them (and where each side ran: a
+    multirun may sweep ``cpus``, so the rows say it beside metadata.json)."""
     bound = point_bound_rps(point, config.mode)
     sellout = config.mode is Mode.sellout
+    pinning = config.pinning
     return {
         "point": point.index,
         "repetition": point.repetition,
@@ -48,6 +51,8 @@ def point_params(point: SweepPoint, config: SeatlabConfig) -> dict[str, Any]:
         "duration_s": math.nan if sellout else config.duration,
         "bound_rps": bound,
         "predicted_sellout_s": point.capacity / bound if sellout and bound > 0 else math.nan,
+        "server_cpus": "" if pinning.server is None else cpu_ranges(pinning.server),
+        "loadgen_cpus": "" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
     }
 
 
@@ -124,11 +129,14 @@ def _measure(
 ) -> tuple[dict[str, Any], Exception | None, ServerUsage, int]:
     # Imported here so the config, plots and reports work without the server and client packages.
     from seatlab.client import LoadSpec
+    from seatlab.runner.external import command_argv
     from seatlab.server.config import ServerConfig
-    from seatlab.server.process import ServerProcess
+    from seatlab.server.process import ServerProcess, pinned
 
+    external = point.backend.command
     db_path: Path | None = None
-    if point.backend.bound is not Bound.none:  # the calibration target keeps no seats
+    # the calibration target keeps no seats; an external server's template may name {db_path} anyway
+    if point.backend.bound is not Bound.none or external is not None:
         db_path = point_dir / "seats.csv"
         db_path.unlink(missing_ok=True)
     server_config = ServerConfig(
@@ -141,11 +149,14 @@ def _measure(
         db_path=db_path,
         sync=config.sync,
     )
+    pinning = config.pinning
     server = ServerProcess(
         server_config,
         log_dir=point_dir,
         ready_timeout=config.ready_timeout,
         extra_args=config.extra_server_args,
+        command=None if external is None else command_argv(external, server_config),
+        cpus=pinning.server,
     )
     with server:
         spec = LoadSpec(
@@ -168,7 +179,7 @@ def _measure(
         )
         sampler = ServerSampler(server.pid).start()
         try:
-            with stderr_to(point_dir / "load.stderr"):
+            with stderr_to(point_dir / "load.stderr"), pinned(pinning.loadgen):
                 summary, error = load_summary(spec)
         finally:
             usage = sampler.stop()

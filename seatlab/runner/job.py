@@ -52,7 +52,12 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         update_latest(Path(config.results_dir), out_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(resolved, dict)
-    metadata = run_metadata({str(k): v for k, v in resolved.items()}, overrides, swept=config.swept)
+    pinning = config.pinning
+    if pinning.server is None and pinning.loadgen is None:
+        print(f"seatlab: CPUs not pinned: {pinning.description}", file=sys.stderr)
+    metadata = run_metadata(
+        {str(k): v for k, v in resolved.items()}, overrides, swept=config.swept, cpus=pinning.to_json()
+    )
     write_json(metadata, out_dir / METADATA_JSON)
     write_job(out_dir, "running", overrides, label=label)
     try:

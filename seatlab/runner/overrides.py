@@ -9,7 +9,10 @@ the points *inside* a run, so before Hydra sees the command line:
 - without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]`` (both backends in
   one run), and ``rate``, ``delay``, ``threads`` or ``capacity`` given as a
   range or a comma list become lists (one point per value); under ``-m`` they
-  stay Hydra sweeps, one job per value.
+  stay Hydra sweeps, one job per value;
+- a command template (``server_command=...``, ``backend.NAME.command=...``)
+  is quoted for Hydra, so ``server_command='./srv --port {port}'`` as a shell
+  passes it (braces, spaces, quotes inside) is the string, not a dict.
 
 Why argv, and Hydra's override parser, rather than a public hook: in a
 single run Hydra rejects any sweep override while it composes, before any
@@ -50,11 +53,28 @@ def rewrite_overrides(argv: Sequence[str]) -> list[str]:
     out = []
     for arg in argv:
         key = arg.split("=", 1)[0]
-        if "=" in arg and not arg.startswith("-") and key in keys:
+        if "=" in arg and is_command_key(key):
+            out.append(_quoted(arg))
+        elif "=" in arg and not arg.startswith("-") and key in keys:
             out.append(_as_list(parser, arg, key))
         else:
             out.append(arg)
     return out
+
+
+def is_command_key(key: str) -> bool:
+    """``server_command`` or ``backend.NAME.command`` (``+`` / ``++`` prefixed too)."""
+    parts = key.lstrip("+").split(".")
+    return parts == ["server_command"] or (
+        len(parts) == 3 and parts[0] == "backend" and parts[2] == "command"
+    )
+
+
+def _quoted(arg: str) -> str:
+    key, value = arg.split("=", 1)
+    if value[:1] in ("'", '"') or value == "null":  # already quoted for Hydra
+        return arg
+    return f"{key}='{value.replace(chr(39), chr(92) + chr(39))}'"
 
 
 def _as_list(parser: OverridesParser, arg: str, key: str) -> str:

@@ -4,7 +4,8 @@ Versioned like pyperf's results: ``SCHEMA_VERSION`` is written into
 ``metadata.json``, ``job.json`` and every summary the runner writes.
 History: 1 = first version; 2 = points.csv's percentiles over every request (the load
 generator's summary schema 2), their ``*_censored`` flags, ``censored``, the answered-only
-``served_*`` columns, ``offered_rps``; metadata.json's ``swept``.
+``served_*`` columns, ``offered_rps``; metadata.json's ``swept``; 3 = ``server_cpus`` /
+``loadgen_cpus`` (``0-7``; empty: unpinned), metadata.json's ``cpus``, external backends' names.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from seatlab.files import write_atomic
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 POINTS_CSV = "points.csv"
 COMBINED_CSV = "combined.csv"
@@ -79,6 +80,8 @@ COLUMNS = [
     "loadgen_us_per_req",
     "loadgen_saturated",
     "server_exit",
+    "server_cpus",
+    "loadgen_cpus",
     "elapsed_s",
     "status",
     "reason",

@@ -17,7 +17,11 @@ values are ``client_counts``, ``rates``, ``delays_ms``, ``thread_counts`` and
 
 The ``backend`` config group maps each selected backend to its settings
 (``backend=[tpool,coro]`` selects two group files and their mappings
-merge), so one run may cover several backends.
+merge), so one run may cover several backends. An entry whose name is not a
+built-in backend is an external server and needs a ``command`` template
+(``seatlab.runner.external``; ``backend=external`` takes ``server_command``):
+each such entry is its own name in points.csv's ``backend`` column and the plots.
+``cpus`` pins the server and the load processes (``seatlab.runner.cpus``).
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from seatlab.modes import Connect, Mode, Schedule, Sync, words
+
+if TYPE_CHECKING:
+    from seatlab.runner.cpus import Pinning
 
 KNOWN_BACKENDS = ("tpool", "coro", "event", "calibrate")
 
@@ -74,6 +81,7 @@ class BackendConfig:
 
     label: str = ""
     bound: Bound = Bound.clients
+    command: str | None = None  # external servers only: the command template (seatlab.runner.external)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,15 @@ class BackendChoice:
     name: str
     label: str
     bound: Bound
+    command: str | None = None  # an external server's command template; None: python -m seatlab.server
+
+
+@dataclass
+class CpusConfig:
+    """``cpus.server`` / ``cpus.loadgen``: a list of CPU ids, ``auto`` or ``null`` (seatlab.runner.cpus)."""
+
+    server: Any = "auto"
+    loadgen: Any = "auto"
 
 
 @dataclass
@@ -111,6 +128,9 @@ class SeatlabConfig:
     ready_timeout: float = 10.0  # s for the server's READY line
     repeat: int = 1  # run every point this many times
     extra_server_args: list[str] = field(default_factory=list)  # appended to the server's command line
+    # backend=external's command template: './my-server --port {port} --db-path {db_path} ...'
+    server_command: str | None = None
+    cpus: CpusConfig = field(default_factory=CpusConfig)  # where the server and the load processes run
     results_dir: str = "results"  # where runs/, multirun/ and the `latest` link live
 
     def __post_init__(self) -> None:
@@ -134,6 +154,7 @@ class SeatlabConfig:
         self.connect = _choice("connect", self.connect, Connect)
         if self.rates == (None,) and self.schedule is Schedule.poisson:
             raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
+        self.pinning  # noqa: B018 - validates cpus.server / cpus.loadgen
         if self.mode is Mode.sellout and any(b.bound is Bound.none for b in backends):
             raise ConfigError(
                 "backend", "the calibration target never sells out (it books nothing): use mode=duration"
@@ -148,10 +169,34 @@ class SeatlabConfig:
             )
         choices = []
         for name, settings in self.backend.items():
+            command = settings.command
+            if name in KNOWN_BACKENDS and command is not None:
+                raise ConfigError(
+                    f"backend.{name}.command",
+                    f"{name} is a built-in backend; an external server takes a name of its own "
+                    "(conf/backend/NAME.yaml)",
+                )
             if name not in KNOWN_BACKENDS:
-                raise ConfigError("backend", f"unknown backend {name!r}; known: {', '.join(KNOWN_BACKENDS)}")
-            choices.append(BackendChoice(name=name, label=settings.label or name, bound=settings.bound))
+                key = "server_command" if command == self.server_command else f"backend.{name}.command"
+                if not command:
+                    raise ConfigError(
+                        key,
+                        f"backend {name!r} is not built in ({', '.join(KNOWN_BACKENDS)}), so it is an "
+                        "external server and needs a command template, e.g. "
+                        f"{key}='./my-server --port {{port}} --capacity {{capacity}}'",
+                    )
+                _check_command(key, command)
+            choices.append(
+                BackendChoice(name=name, label=settings.label or name, bound=settings.bound, command=command)
+            )
         return tuple(choices)
+
+    @property
+    def pinning(self) -> Pinning:
+        """Where the server and the load processes run (``cpus``); ``ConfigError`` names the key."""
+        from seatlab.runner.cpus import resolve_pinning
+
+        return resolve_pinning(self.cpus.server, self.cpus.loadgen)
 
     @property
     def client_counts(self) -> tuple[int, ...]:
@@ -193,6 +238,15 @@ class SeatlabConfig:
         when none has more than one value (metadata.json's ``swept``: first = x axis)."""
         columns = [column for key, column in SWEPT_KEYS.items() if len(self.values(key)) > 1]
         return columns or ["clients"]
+
+
+def _check_command(key: str, template: str) -> None:
+    from seatlab.runner.external import TemplateError, check_template
+
+    try:
+        check_template(template)
+    except TemplateError as exc:
+        raise ConfigError(key, str(exc)) from None
 
 
 def load_config(cfg: DictConfig) -> SeatlabConfig:

@@ -8,19 +8,26 @@ the ``READY <host> <port>`` line until ``ready_timeout``; if the child exits
 first or the deadline passes, it is killed and reaped and
 ``ServerStartError`` carries the tail of its stderr. Leaving the context
 stops it: SIGTERM, then SIGKILL after the timeout, then reap.
+
+``command=`` runs another program instead (an external server: any
+language, same contract, same lifecycle); a program that does not exist is a
+``ServerStartError`` naming it. ``cpus=`` pins the child to those CPU ids
+(``pinned``: it is forked with that mask, so every thread it starts inherits it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Self
 
@@ -29,6 +36,24 @@ from seatlab.server.config import ServerConfig
 
 _POLL_S = 0.02
 _STDERR_TAIL = 2000
+
+
+@contextmanager
+def pinned(cpus: Collection[int] | None) -> Iterator[None]:
+    """This thread on `cpus` for a while (None: left as it is), then back on its old mask.
+
+    A process forked meanwhile starts with this mask and keeps it through exec; its threads
+    inherit it. Thread-safe where ``preexec_fn`` is not: only the calling thread's mask changes.
+    """
+    if cpus is None:
+        yield
+        return
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 class ServerStartError(RuntimeError):
@@ -61,6 +86,8 @@ class ServerProcess:
         log_dir: str | os.PathLike[str] | None = None,
         ready_timeout: float = 10.0,
         extra_args: Sequence[str] = (),
+        command: Sequence[str] | None = None,
+        cpus: Collection[int] | None = None,
         **fields: Any,
     ) -> None:
         if isinstance(config, str):
@@ -70,6 +97,8 @@ class ServerProcess:
         self.config = config
         self.backend = config.backend
         self.args = [*config.to_argv(), *extra_args]
+        self._command = None if command is None else [*command, *extra_args]
+        self.cpus = None if cpus is None else frozenset(cpus)
         self._own_log_dir = log_dir is None
         self.log_dir = (
             Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="seatlab-server-"))
@@ -83,7 +112,9 @@ class ServerProcess:
 
     @property
     def command(self) -> list[str]:
-        """The child's command line."""
+        """The child's command line: ``command=`` as given, else ``python -m seatlab.server`` and the flags."""
+        if self._command is not None:
+            return list(self._command)
         return [sys.executable, "-m", "seatlab.server", *self.args]
 
     @property
@@ -99,7 +130,15 @@ class ServerProcess:
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         self._files = [out, err]
-        self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        try:
+            with pinned(self.cpus):  # the child is forked with this mask and keeps it through exec
+                self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        except OSError as exc:  # no such program, not executable, CPUs not available
+            for f in self._files:
+                f.close()
+            raise ServerStartError(
+                f"server (backend {self.backend}) could not start {self.command[0]!r}: {exc.strerror or exc}"
+            ) from exc
         self.pid = self.popen.pid
         try:
             self._wait_ready()
@@ -134,7 +173,8 @@ class ServerProcess:
             tail = self.stderr_path.read_bytes()[-_STDERR_TAIL:].decode(errors="replace")
         except OSError:
             tail = ""
-        return f"seatlab server (backend {self.backend}) {what}; stderr ends:\n{tail}"
+        program = "" if self._command is None else f", command {shlex.join(self._command)[:300]!r}"
+        return f"seatlab server (backend {self.backend}{program}) {what}; stderr ends:\n{tail}"
 
     def stderr_text(self) -> str:
         """Everything the child wrote to stderr so far."""

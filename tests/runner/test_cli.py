@@ -22,8 +22,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["delay=5", "duration=0.3", "warmup=0.1", "ready_timeout=20"]
 
 
-def seatlab(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+def seatlab(
+    tmp_path: Path, *args: str, timeout: float = 90, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "seatlab", *args, f"results_dir={tmp_path / 'results'}"],
         capture_output=True,

@@ -60,7 +60,9 @@ def write_fixture() -> None:
     write_points(fixture_rows(config), FIXTURE / "points.csv")
     resolved = OmegaConf.to_container(OmegaConf.structured(config), enum_to_str=True)
     assert isinstance(resolved, dict)
-    metadata = run_metadata({str(k): v for k, v in resolved.items()}, OVERRIDES, swept=config.swept)
+    metadata = run_metadata(
+        {str(k): v for k, v in resolved.items()}, OVERRIDES, swept=config.swept, cpus=config.pinning.to_json()
+    )
     metadata.update(machine={"cpu_model": "fixture", "cores": 2}, versions={}, git=None, command=["seatlab"])
     write_json(metadata, FIXTURE / "metadata.json")
 
@@ -73,7 +75,7 @@ def test_the_fixture_is_what_the_runner_writes_from_its_summaries(tmp_path: Path
 
 def test_a_threads_sweep_names_its_swept_key_and_bounds_each_point() -> None:
     metadata = json.loads((FIXTURE / "metadata.json").read_text())
-    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == 2
+    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == 3
     frame = pd.read_csv(FIXTURE / "points.csv")
     assert list(frame["point_dir"]) == ["00-tpool-c8-t1", "01-tpool-c8-t4", "02-coro-c8-t1", "03-coro-c8-t4"]
     assert list(frame["threads"]) == [1, 4, 1, 4]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import psutil
@@ -60,3 +61,25 @@ def test_the_shorthand_builds_a_server_config_on_a_free_port(tmp_path: Path) -> 
     )
     with pytest.raises(TypeError, match="capacity"):
         ServerProcess(ServerConfig(), capacity=5, log_dir=tmp_path)
+
+
+def test_runs_an_external_command_with_the_same_lifecycle(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "seatlab.server", *ServerConfig(backend="event", port=0).to_argv()]
+    with ServerProcess(ServerConfig(backend="mine"), log_dir=tmp_path, command=argv) as server:
+        assert server.command == argv and server.port > 0 and psutil.Process(server.pid).cmdline() == argv
+    assert server.popen is not None and server.popen.returncode == 0  # SIGTERM, graceful
+
+
+def test_a_program_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    server = ServerProcess(ServerConfig(backend="mine"), log_dir=tmp_path, command=[str(tmp_path / "nope")])
+    with pytest.raises(ServerStartError, match=r"backend mine\) could not start '.*nope': No such file"):
+        server.__enter__()
+    assert server.popen is None and all(f.closed for f in server._files)
+
+
+def test_a_program_that_prints_something_else_than_ready_is_killed_and_named(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "import time; print('hello', flush=True); time.sleep(60)"]
+    server = ServerProcess(ServerConfig(backend="chatty"), log_dir=tmp_path, command=command)
+    with pytest.raises(ServerStartError, match=r"chatty, command .*printed b'hello' instead of READY"):
+        server.__enter__()
+    assert server.popen is not None and server.popen.returncode == -9  # killed and reaped
