@@ -97,6 +97,8 @@ def describe(server: tuple[int, ...] | None, loadgen: tuple[int, ...] | None, nc
         return f"server and load generator share {ncpus} cores"
     if server is not None and server == loadgen:
         return f"server and load generator share {_cpus_word(server)}"
+    if server is not None and loadgen is not None:  # "server on CPUs 0-7, load on 8-15"
+        return f"server on {_cpus_word(server)}, load on {cpu_ranges(loadgen)}"
     where = [
         f"server on {_cpus_word(server)}" if server is not None else "server unpinned",
         f"load on {_cpus_word(loadgen)}" if loadgen is not None else "load unpinned",
