@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 from omegaconf import DictConfig
 
 from seatlab.modes import Connect, Mode
@@ -19,14 +17,6 @@ from seatlab.runner.schema import Bound, ConfigError, SeatlabConfig, load_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
-
-
-@pytest.fixture
-def hydra_conf() -> Iterator[None]:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 def settings(*overrides: str) -> SeatlabConfig:

@@ -12,19 +12,16 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 from runner.test_cli import latest, processes_mentioning, seatlab
+from runner.test_config import settings as config_of
 from seatlab.runner.overrides import rewrite_overrides
-from seatlab.runner.schema import ConfigError, SeatlabConfig, load_config
+from seatlab.runner.schema import ConfigError, SeatlabConfig
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 CSERVER_C = Path("/work/shared/ref/cserver.c")
 EVENT_TEMPLATE = (
     f"{sys.executable} -m seatlab.server --backend event --port {{port}} --capacity {{capacity}} "
@@ -46,16 +43,9 @@ def cserver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return binary
 
 
-@pytest.fixture
-def hydra_conf() -> Iterator[None]:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
-
-
 def settings(*overrides: str) -> SeatlabConfig:
-    return load_config(compose(config_name="config", overrides=rewrite_overrides(overrides)))
+    """The config as ``python -m seatlab`` composes it (command templates quoted for Hydra)."""
+    return config_of(*rewrite_overrides(overrides))
 
 
 def with_cserver(binary: Path) -> dict[str, str]:
