@@ -174,7 +174,8 @@ class ServerProcess:
         except OSError:
             tail = ""
         program = "" if self._command is None else f", command {shlex.join(self._command)[:300]!r}"
-        return f"seatlab server (backend {self.backend}{program}) {what}; stderr ends:\n{tail}"
+        kind = "seatlab server" if self._command is None else "external server"
+        return f"{kind} (backend {self.backend}{program}) {what}; stderr ends:\n{tail}"
 
     def stderr_text(self) -> str:
         """Everything the child wrote to stderr so far."""
