@@ -5,7 +5,9 @@ repository's ``conf/`` when seatlab is installed editable (``pip install -e .``)
 or run from a checkout; failing that (a non-editable install), ``./conf`` in
 the working directory. Before Hydra parses the command line, per-run sweeps
 (``clients=range(...)``, and ``backend=a,b`` without ``-m``) become lists: see
-``seatlab.runner.overrides``.
+``seatlab.runner.overrides``. The exit code is read back from the ``job.json``
+files the jobs wrote (``seatlab.runner.outcome``): 0 all points ok, 1 a point
+or job failed, 2 a config error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from seatlab.runner import callback, job
+from seatlab.runner import folders  # noqa: F401 - registers the run folders' resolvers
 from seatlab.runner.job import run_job
+from seatlab.runner.outcome import CONFIG_ERROR, exit_code, job_receipt, recorded_jobs
 from seatlab.runner.overrides import OverrideError, rewrite_overrides
 
 
@@ -31,13 +34,7 @@ def conf_dir() -> str:
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
 def _hydra_main(cfg: DictConfig) -> Any:
-    global _composed  # noqa: PLW0603 - goes with issue 11's exit code from job.json
-    _composed = True
     return run_job(cfg)
-
-
-_composed = False
-"""Whether Hydra got as far as a composed config: if not, its error was in the config."""
 
 
 def main() -> int:
@@ -45,26 +42,18 @@ def main() -> int:
         sys.argv[1:] = rewrite_overrides(sys.argv[1:])
     except OverrideError as exc:
         print(f"seatlab: {exc}", file=sys.stderr)
-        return 2
-    try:
-        _hydra_main()
-    except (SystemExit, Exception) as exc:
-        if _composed or (isinstance(exc, SystemExit) and exc.code in (0, None)):
-            raise
-        # the config or an override is wrong: Hydra printed it (or, with HYDRA_FULL_ERROR=1, raised it)
-        if not isinstance(exc, SystemExit):
+        return CONFIG_ERROR
+    with job_receipt() as receipt:
+        try:
+            _hydra_main()
+            hydra_code = 0
+        except SystemExit as exc:  # Hydra's own errors exit 1; a refused config 2; Ctrl-C 130
+            hydra_code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception:  # HYDRA_FULL_ERROR=1: Hydra raises instead of printing
             traceback.print_exc()
-        return 2
-    if callback.FAILED_JOBS:
-        print(
-            f"seatlab: {len(callback.FAILED_JOBS)} job(s) failed: {', '.join(callback.FAILED_JOBS)}",
-            file=sys.stderr,
-        )
-        return 1
-    if job.FAILED_POINTS:
-        print(f"seatlab: {len(job.FAILED_POINTS)} point(s) failed (see report.md)", file=sys.stderr)
-        return 1
-    return 0
+            hydra_code = 1
+        jobs = recorded_jobs(receipt)
+    return exit_code(jobs, hydra_code)
 
 
 if __name__ == "__main__":

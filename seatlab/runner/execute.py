@@ -2,8 +2,10 @@
 
 Whatever fails, ``ServerProcess`` (a context manager) terminates, kills and
 reaps the server; the point is then recorded as failed with the reason and
-the sweep goes on. The server's stdout/stderr, the db file and the load
-generator's files stay in the point's folder.
+the sweep goes on. A load run that fails its audit or measured nothing still
+hands back what it measured (the error's ``summary``): the row keeps those
+figures beside the reason. The server's stdout/stderr, the db file and the
+load generator's files stay in the point's folder.
 """
 
 from __future__ import annotations
@@ -15,127 +17,174 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seatlab.runner.points import SweepPoint, bound_rps
+from seatlab.modes import Mode
+from seatlab.runner.cpus import cpu_ranges
+from seatlab.runner.points import SweepPoint, point_bound_rps
 from seatlab.runner.results import measurements, write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
-from seatlab.runner.schema import Bound, Mode, RunSettings
+from seatlab.runner.schema import Bound, SeatlabConfig
+
+if TYPE_CHECKING:
+    from seatlab.client import LoadSpec
 
 
-def point_params(point: SweepPoint, settings: RunSettings) -> dict[str, Any]:
-    """The row's parameter columns and Little's law's bound for them."""
-    bound = bound_rps(
-        point.backend.bound, point.clients, settings.threads, settings.delay_ms, offered_rps(settings)
-    )
-    predicted = settings.capacity / bound if settings.mode is Mode.sellout and bound > 0 else math.nan
+def point_params(point: SweepPoint, config: SeatlabConfig) -> dict[str, Any]:
+    """The row's parameter columns and Little's law's bound for them (and where each side ran: a
+    multirun may sweep ``cpus``, so the rows say it beside metadata.json)."""
+    bound = point_bound_rps(point, config.mode)
+    sellout = config.mode is Mode.sellout
+    pinning = config.pinning
     return {
         "point": point.index,
         "repetition": point.repetition,
         "backend": point.backend.name,
-        "threads": settings.threads,
-        "delay_ms": settings.delay_ms,
-        "capacity": settings.capacity,
+        "threads": point.threads,
+        "delay_ms": point.delay_ms,
+        "capacity": point.capacity,
         "clients": point.clients,
-        "mode": settings.mode.value,
-        "diversity": processes(point, settings),
-        "rate": math.nan if settings.rate is None else settings.rate,
-        "connect": settings.connect,
-        "duration_s": settings.duration_s if settings.mode is Mode.duration else math.nan,
+        "mode": str(config.mode),
+        "diversity": processes(point, config),
+        "rate": math.nan if point.rate is None else point.rate,
+        "connect": str(config.connect),
+        "duration_s": math.nan if sellout else config.duration,
         "bound_rps": bound,
-        "predicted_sellout_s": predicted,
+        "predicted_sellout_s": point.capacity / bound if sellout and bound > 0 else math.nan,
+        "server_cpus": "" if pinning.server is None else cpu_ranges(pinning.server),
+        "loadgen_cpus": "" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
     }
 
 
-def processes(point: SweepPoint, settings: RunSettings) -> int:
+def processes(point: SweepPoint, config: SeatlabConfig) -> int:
     """Load-generator processes: `diversity`, but never more than there are clients to spread over them."""
-    return min(settings.diversity, point.clients)
+    return min(config.diversity, point.clients)
 
 
-def offered_rps(settings: RunSettings) -> float | None:
-    """The open loop's offered load in answers/s, as the load generator counts throughput.
-
-    `rate` is bookings/s; in duration mode every booking is followed by its
-    cancel (two requests, two answers), in sell-out mode it is one request.
-    """
-    if settings.rate is None:
-        return None
-    return settings.rate * (2 if settings.mode is Mode.duration else 1)
-
-
-def run_point(point: SweepPoint, settings: RunSettings, point_dir: Path) -> dict[str, Any]:
+def run_point(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> dict[str, Any]:
     """Run one point; never raises for a failure of the point itself (KeyboardInterrupt still stops the sweep)."""
     point_dir.mkdir(parents=True, exist_ok=True)
-    row: dict[str, Any] = point_params(point, settings)
+    row: dict[str, Any] = point_params(point, config)
     row["point_dir"] = point_dir.name
     started = time.monotonic()
     try:
-        summary, usage, exit_code = _measure(point, settings, point_dir)
+        summary, error, usage, exit_code = _measure(point, config, point_dir)
     except Exception as exc:
         reason = _reason(exc) + _log_hint(point_dir)
         row.update(status="failed", reason=reason, elapsed_s=time.monotonic() - started)
         write_json({"status": "failed", "reason": row["reason"]}, point_dir / "point.json")
         return row
-    row.update(measurements(summary))
-    row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
-    bound = row["bound_rps"]
-    row["efficiency"] = row["throughput_rps"] / bound if not math.isnan(bound) and bound > 0 else math.nan
-    row.update(cpu_per_request(row))
-    row["status"], row["reason"] = judge_point(summary, exit_code)
+    row.update(point_row(row, summary, error, usage, exit_code))
     write_json({"status": row["status"], "reason": row["reason"]}, point_dir / "point.json")
     return row
 
 
-def _measure(
-    point: SweepPoint, settings: RunSettings, point_dir: Path
-) -> tuple[dict[str, Any], ServerUsage, int]:
-    # Imported here so the config, plots and reports work without the server and client packages.
-    from seatlab.client import LoadSpec, run_load
-    from seatlab.server.process import ServerProcess
+def point_row(
+    params: dict[str, Any],
+    summary: dict[str, Any],
+    error: Exception | None,
+    usage: ServerUsage,
+    exit_code: int,
+) -> dict[str, Any]:
+    """A measured point's columns: the summary's figures, the server's usage, and ok or failed with the
+    reasons (`error`: the load generator's own verdict, whose summary these figures are)."""
+    row = {**params, **measurements(summary)}
+    if math.isnan(row["offered_rps"]):  # a load generator older than summary schema 2: the configured rate
+        row["offered_rps"] = params["rate"]
+    row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
+    bound = row["bound_rps"]
+    row["efficiency"] = row["throughput_rps"] / bound if not math.isnan(bound) and bound > 0 else math.nan
+    row.update(cpu_per_request(row))
+    status, reason = judge_point(summary, exit_code)
+    if error is not None:
+        own = _reason(error)
+        status, reason = "failed", own if not reason or reason in own else f"{own}; {reason}"
+    row.update(status=status, reason=reason)
+    return row
 
+
+def load_summary(spec: LoadSpec) -> tuple[dict[str, Any], Exception | None]:
+    """The one place that runs the load generator and turns its result into the summary dict.
+
+    A run the load generator itself fails (its audit, or a run that measured nothing or could
+    not be audited) raises with the run's summary attached (``exc.summary``): that summary is
+    returned with the error, so the point keeps its measurements. Without one the error propagates.
+    """
+    from seatlab.client import AuditError, LoadError, run_load
+
+    error: Exception | None = None
+    try:
+        result: Any = run_load(spec)
+    except (AuditError, LoadError) as exc:
+        result = getattr(exc, "summary", None)
+        if result is None:
+            raise
+        error = exc
+    summary = result if isinstance(result, dict) else result.to_json()
+    return summary, error
+
+
+def _measure(
+    point: SweepPoint, config: SeatlabConfig, point_dir: Path
+) -> tuple[dict[str, Any], Exception | None, ServerUsage, int]:
+    # Imported here so the config, plots and reports work without the server and client packages.
+    from seatlab.client import LoadSpec
+    from seatlab.runner.external import command_argv
+    from seatlab.server.config import ServerConfig
+    from seatlab.server.process import ServerProcess, pinned
+
+    external = point.backend.command
     db_path: Path | None = None
-    if point.backend.bound is not Bound.none:  # the calibration target keeps no seats
+    # the calibration target keeps no seats; an external server's template may name {db_path} anyway
+    if point.backend.bound is not Bound.none or external is not None:
         db_path = point_dir / "seats.csv"
         db_path.unlink(missing_ok=True)
-    server = ServerProcess(
-        point.backend.name,
-        capacity=settings.capacity,
-        delay_ms=settings.delay_ms,
-        threads=settings.threads,
-        max_backlog=settings.max_backlog,
+    server_config = ServerConfig(
+        backend=point.backend.name,
+        port=0,
+        capacity=point.capacity,
+        delay_ms=point.delay_ms,
+        threads=point.threads,
+        max_backlog=config.max_backlog,
         db_path=db_path,
-        sync=settings.sync,
+        sync=config.sync,
+    )
+    pinning = config.pinning
+    server = ServerProcess(
+        server_config,
         log_dir=point_dir,
-        ready_timeout=settings.ready_timeout_s,
-        extra_args=settings.extra_server_args,
+        ready_timeout=config.ready_timeout,
+        extra_args=config.extra_server_args,
+        command=None if external is None else command_argv(external, server_config),
+        cpus=pinning.server,
     )
     with server:
         spec = LoadSpec(
             address=server.host,
             port=server.port,
             clients=point.clients,
-            diversity=processes(point, settings),
-            mode=settings.mode.value,
-            duration_s=settings.duration_s,
-            warmup_s=settings.warmup_s,
-            answer_wait_s=settings.answer_wait_s,
-            drain_s=settings.drain_s,
-            rate=settings.rate,
-            schedule=settings.schedule,
-            connect=settings.connect,
-            timeout_s=settings.timeout_s,
-            max_time_s=settings.max_time_s,
+            diversity=processes(point, config),
+            mode=str(config.mode),
+            duration_s=config.duration,
+            warmup_s=config.warmup,
+            answer_wait_s=config.answer_wait,
+            drain_s=config.drain,
+            rate=point.rate,
+            schedule=str(config.schedule),
+            connect=str(config.connect),
+            timeout_s=config.timeout,
+            max_time_s=config.max_time,
             out_dir=point_dir / "load",
             progress=False,
         )
         sampler = ServerSampler(server.pid).start()
         try:
-            with stderr_to(point_dir / "load.stderr"):
-                summary = run_load(spec)
+            with stderr_to(point_dir / "load.stderr"), pinned(pinning.loadgen):
+                summary, error = load_summary(spec)
         finally:
             usage = sampler.stop()
         exit_code = server.stop()
-    return summary, usage, exit_code
+    return summary, error, usage, exit_code
 
 
 def cpu_per_request(row: dict[str, Any]) -> dict[str, float]:
@@ -173,11 +222,10 @@ def judge_point(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
     """ok, or failed with the reason: a server that did not exit 0 on SIGTERM, a run that did not
     complete (no measured window, hit max_time), no answers at all, or a failed audit."""
     reasons = []
+    warnings = "; ".join(str(w) for w in summary.get("warnings") or [])
     if summary.get("completed") is False:
-        warnings = "; ".join(str(w) for w in summary.get("warnings") or [])
         reasons.append(f"load run incomplete{': ' + warnings if warnings else ''}")
     elif not summary.get("answers"):
-        warnings = "; ".join(str(w) for w in summary.get("warnings") or [])
         reasons.append(f"no answers in the measured window{': ' + warnings if warnings else ''}")
     if exit_code != 0:
         reasons.append(f"server exited {exit_code} after SIGTERM (expected 0)")

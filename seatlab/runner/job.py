@@ -1,17 +1,17 @@
 """One Hydra job: validate the config, run every sweep point, write points.csv, plots and report.md.
 
 Everything goes into Hydra's output dir for the job (never the cwd):
-``metadata.json`` (machine, versions, commit, full config), ``points.csv``
-(rewritten after every point, so an interrupted run keeps what it measured),
-one folder per point (server logs, db file, load generator files),
-``job.json`` (status), the PNG plots and ``report.md``.
+``metadata.json`` (machine, versions, commit, full config, the swept keys),
+``points.csv`` (rewritten after every point, so an interrupted run keeps what
+it measured), one folder per point (server logs, db file, load generator
+files), ``job.json`` (status, read back for the exit code), the PNG plots and
+``report.md``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,23 +20,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from seatlab.modes import Mode
 from seatlab.runner.execute import point_params, run_point
+from seatlab.runner.folders import update_latest
 from seatlab.runner.machine import run_metadata
+from seatlab.runner.outcome import write_job
 from seatlab.runner.points import SweepPoint, sweep_points
-from seatlab.runner.progress import Progress
-from seatlab.runner.results import (
-    JOB_JSON,
-    METADATA_JSON,
-    POINTS_CSV,
-    SCHEMA_VERSION,
-    write_json,
-    write_points,
-)
-from seatlab.runner.schema import ConfigError, Mode, RunSettings
+from seatlab.runner.progress import SweepProgress
+from seatlab.runner.results import METADATA_JSON, POINTS_CSV, write_json, write_points
+from seatlab.runner.schema import ConfigError, SeatlabConfig, load_config
 
 log = logging.getLogger("seatlab.runner")
-
-FAILED_POINTS: list[str] = []  # "run dir/point" of every failed point in this process; exit code 1 if any
 
 
 def run_job(cfg: DictConfig) -> dict[str, Any]:
@@ -45,87 +39,74 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     overrides = list(hydra_cfg.overrides.task)
+    label = str(hydra_cfg.job.override_dirname)
     try:
-        settings = RunSettings.from_config(cfg)
+        config = load_config(cfg)
     except ConfigError as exc:
-        write_json(
-            {
-                "schema_version": SCHEMA_VERSION,
-                "status": "failed",
-                "reason": f"config error: {exc}",
-                "overrides": overrides,
-            },
-            out_dir / JOB_JSON,
-        )
+        # named on stderr by ``python -m seatlab`` from this job.json, beside the other jobs
+        write_job(out_dir, "failed", overrides, label=label, reason=f"config error: {exc}")
         if multirun:
-            print(f"seatlab: job {hydra_cfg.job.num} not run: config error: {exc}", file=sys.stderr)
             return {"status": "failed"}
-        print(f"seatlab: config error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if not multirun:
-        update_latest(Path(settings.results_dir), out_dir)
-    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    assert isinstance(config, dict)
-    write_json(run_metadata({str(k): v for k, v in config.items()}, overrides), out_dir / METADATA_JSON)
-    write_json(
-        {"schema_version": SCHEMA_VERSION, "status": "running", "overrides": overrides}, out_dir / JOB_JSON
+        update_latest(Path(config.results_dir), out_dir)
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    assert isinstance(resolved, dict)
+    pinning = config.pinning
+    if pinning.server is None and pinning.loadgen is None:
+        print(f"seatlab: CPUs not pinned: {pinning.description}", file=sys.stderr)
+    metadata = run_metadata(
+        {str(k): v for k, v in resolved.items()}, overrides, swept=config.swept, cpus=pinning.to_json()
     )
+    write_json(metadata, out_dir / METADATA_JSON)
+    write_job(out_dir, "running", overrides, label=label)
     try:
-        rows = run_points(settings, out_dir)
+        rows = run_points(config, out_dir)
     except KeyboardInterrupt:
         # the point's server is already stopped (ServerProcess); keep and report what was measured
-        write_json(
-            {
-                "schema_version": SCHEMA_VERSION,
-                "status": "failed",
-                "reason": "interrupted (Ctrl-C)",
-                "overrides": overrides,
-            },
-            out_dir / JOB_JSON,
-        )
+        write_job(out_dir, "failed", overrides, label=label, reason="interrupted (Ctrl-C)")
         if (out_dir / POINTS_CSV).is_file():
-            from seatlab.report.build import build_report
-
-            build_report(out_dir)
+            draw_report(out_dir)
         print(f"seatlab: interrupted; what was measured is in {out_dir}", file=sys.stderr)
         raise SystemExit(130) from None
     failed = [row for row in rows if row["status"] != "ok"]
-    FAILED_POINTS.extend(f"{out_dir.name}/{row['point_dir']}" for row in failed)
     status = "ok" if not failed else ("failed" if len(failed) == len(rows) else "partial")
     reason = "; ".join(f"{row['point_dir']}: {row['reason']}" for row in failed)[:2000]
-    write_json(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "status": status,
-            "reason": reason,
-            "overrides": overrides,
-            "points": len(rows),
-            "failed_points": len(failed),
-        },
-        out_dir / JOB_JSON,
+    write_job(
+        out_dir, status, overrides, label=label, reason=reason, points=len(rows), failed_points=len(failed)
     )
-    from seatlab.report.build import build_report
-
-    try:
-        build_report(out_dir)
-    except Exception as exc:  # the measurements are saved; a plotting bug must not lose them
-        log.exception("report failed")
-        print(
-            f"seatlab: drawing the report failed ({exc}); the points are in {out_dir / POINTS_CSV}; "
-            f"retry with: python -m seatlab.report {out_dir}",
-            file=sys.stderr,
-        )
+    draw_report(out_dir)
     print(f"seatlab: {len(rows) - len(failed)}/{len(rows)} points ok; results in {out_dir}", file=sys.stderr)
     return {"status": status, "out_dir": str(out_dir)}
 
 
-def run_points(settings: RunSettings, out_dir: Path) -> list[dict[str, Any]]:
-    points = sweep_points(settings)
+def draw_report(directory: Path) -> None:
+    """The runner's one call into the report: plots and report.md from what `directory` stores.
+
+    Imported here, never at module level, so the runner and the report do not import each other.
+    A plotting bug must not lose a run: the measurements are saved, and the message says how to redraw.
+    """
+    from seatlab.report.build import build_report
+
+    try:
+        build_report(directory)
+    except Exception as exc:
+        log.exception("report failed")
+        print(
+            f"seatlab: drawing the report failed ({exc}); the results are in {directory}; "
+            f"retry with: python -m seatlab.report {directory}",
+            file=sys.stderr,
+        )
+
+
+def run_points(config: SeatlabConfig, out_dir: Path) -> list[dict[str, Any]]:
+    """Every point in order; points.csv rewritten after each, so an interrupted run keeps what it measured."""
+    points = sweep_points(config)
     rows: list[dict[str, Any]] = []
-    with Progress(len(points), weights=[expected_seconds(point, settings) for point in points]) as progress:
+    with SweepProgress([expected_seconds(point, config) for point in points]) as progress:
         for point in points:
             progress.start(point.label)
-            row = run_point(point, settings, out_dir / "points" / point.name)
+            row = run_point(point, config, out_dir / "points" / point.name)
             rows.append(row)
             write_points(rows, out_dir / POINTS_CSV)
             ok = row["status"] == "ok"
@@ -134,21 +115,10 @@ def run_points(settings: RunSettings, out_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def expected_seconds(point: SweepPoint, settings: RunSettings) -> float:
+def expected_seconds(point: SweepPoint, config: SeatlabConfig) -> float:
     """A point's expected length, for the ETA: its window (sell-out: Little's law's prediction) plus start-up."""
     overhead = 2.0  # server start, load generator processes, stop (measured on a 2-core VM)
-    if settings.mode is Mode.duration:
-        return overhead + settings.warmup_s + settings.duration_s
-    predicted = point_params(point, settings)["predicted_sellout_s"]
-    return overhead + (predicted if not math.isnan(predicted) else settings.max_time_s / 10)
-
-
-def update_latest(results_dir: Path, target: Path) -> None:
-    """Point ``results_dir/latest`` at `target` (relative link, replaced atomically)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    link = results_dir / "latest"
-    relative = os.path.relpath(target.resolve(), results_dir.resolve())
-    tmp = results_dir / f".latest.{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    os.symlink(relative, tmp)
-    os.replace(tmp, link)
+    if config.mode is Mode.duration:
+        return overhead + config.warmup + config.duration
+    predicted = point_params(point, config)["predicted_sellout_s"]
+    return overhead + (predicted if not math.isnan(predicted) else config.max_time / 10)

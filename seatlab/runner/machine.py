@@ -1,4 +1,4 @@
-"""The metadata saved with every run: the command, the overrides, the machine, versions, commit, config."""
+"""The metadata saved with every run: the command, the overrides, the swept keys, and what it ran on."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from seatlab.machine import git_commit, machine_info, versions
+from seatlab.runner.results import SCHEMA_VERSION
 
 
-def run_metadata(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    from seatlab.runner.results import SCHEMA_VERSION
-
+def run_metadata(
+    config: dict[str, Any], overrides: list[str], swept: list[str], cpus: dict[str, Any]
+) -> dict[str, Any]:
+    """metadata.json: `swept` lists the points.csv columns this run sweeps (first = the plots' x axis,
+    second = one line per value); `cpus` where the server and the load ran (``Pinning.to_json``: its
+    ``description`` is the plots' subtitle); machine, versions and commit come from ``seatlab.machine``."""
     return {
         "schema_version": SCHEMA_VERSION,
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "overrides": overrides,
+        "swept": swept,
+        "cpus": cpus,
         "machine": machine_info(),
         "versions": versions(),
         "git": git_commit(),

@@ -1,16 +1,28 @@
-"""Command-line rewriting that lets one run sweep client counts (and backends) without --multirun.
+"""Command-line rewriting that lets one run sweep client counts (and other keys) without --multirun.
 
-Plain Hydra refuses ``clients=range(10,200,10)`` in a single run ("Sweep
-parameters ... requires --multirun"). In seatlab the client counts are the
-points *inside* a run, so before Hydra sees the command line:
+Plain Hydra refuses ``clients=range(10,200,10)`` in a single run ("Ambiguous
+value for argument ... requires --multirun"). In seatlab the swept values are
+the points *inside* a run, so before Hydra sees the command line:
 
 - ``clients=range(a,b,s)`` / ``clients=a,b,c`` become ``clients=[...]``, with
   or without ``-m`` (under ``-m`` every job runs the whole client list);
-- without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]``: both backends in
-  one run; under ``-m`` it stays a Hydra sweep, one job per backend.
+- without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]`` (both backends in
+  one run), and ``rate``, ``delay``, ``threads`` or ``capacity`` given as a
+  range or a comma list become lists (one point per value); under ``-m`` they
+  stay Hydra sweeps, one job per value;
+- a command template (``server_command=...``, ``backend.NAME.command=...``)
+  is quoted for Hydra, so ``server_command='./srv --port {port}'`` as a shell
+  passes it (braces, spaces, quotes inside) is the string, not a dict.
 
-The expansion uses Hydra's own override parser, so ranges mean exactly
-what they mean to Hydra (that parser is why hydra-core is pinned to 1.3.x).
+Why argv, and Hydra's override parser, rather than a public hook: in a
+single run Hydra rejects any sweep override while it composes, before any
+resolver sees a value (a resolver only ever receives the composed value, and
+``range(...)`` never becomes one) and without calling a sweeper (sweepers run
+only under ``-m``). The parser is ``OverridesParser``, the object Hydra's own
+sweepers and the sweeper plugins (optuna, ax, nevergrad) parse their
+arguments with, so ranges mean exactly what they mean to Hydra; it is not
+promised stable across minor versions, which is why hydra-core stays pinned
+to 1.3.x.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from hydra.errors import HydraException
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 _LIST_KEYS = ("clients",)  # always a per-run list
-_SINGLE_RUN_LIST_KEYS = ("backend",)  # a per-run list only without -m
+_SINGLE_RUN_LIST_KEYS = ("backend", "rate", "delay", "threads", "capacity")  # a per-run list only without -m
 
 
 class OverrideError(ValueError):
@@ -41,11 +53,28 @@ def rewrite_overrides(argv: Sequence[str]) -> list[str]:
     out = []
     for arg in argv:
         key = arg.split("=", 1)[0]
-        if "=" in arg and not arg.startswith("-") and key in keys:
+        if "=" in arg and is_command_key(key):
+            out.append(_quoted(arg))
+        elif "=" in arg and not arg.startswith("-") and key in keys:
             out.append(_as_list(parser, arg, key))
         else:
             out.append(arg)
     return out
+
+
+def is_command_key(key: str) -> bool:
+    """``server_command`` or ``backend.NAME.command`` (``+`` / ``++`` prefixed too)."""
+    parts = key.lstrip("+").split(".")
+    return parts == ["server_command"] or (
+        len(parts) == 3 and parts[0] == "backend" and parts[2] == "command"
+    )
+
+
+def _quoted(arg: str) -> str:
+    key, value = arg.split("=", 1)
+    if value[:1] in ("'", '"') or value == "null":  # already quoted for Hydra
+        return arg
+    return f"{key}='{value.replace(chr(39), chr(92) + chr(39))}'"
 
 
 def _as_list(parser: OverridesParser, arg: str, key: str) -> str:

@@ -2,7 +2,10 @@
 
 Versioned like pyperf's results: ``SCHEMA_VERSION`` is written into
 ``metadata.json``, ``job.json`` and every summary the runner writes.
-History: 1 = first version.
+History: 1 = first version; 2 = points.csv's percentiles over every request (the load
+generator's summary schema 2), their ``*_censored`` flags, ``censored``, the answered-only
+``served_*`` columns, ``offered_rps``; metadata.json's ``swept``; 3 = ``server_cpus`` /
+``loadgen_cpus`` (``0-7``; empty: unpinned), metadata.json's ``cpus``, external backends' names.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pandas as pd
 
 from seatlab.files import write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 POINTS_CSV = "points.csv"
 COMBINED_CSV = "combined.csv"
@@ -45,12 +48,25 @@ COLUMNS = [
     "ceiling_ratio",
     "predicted_sellout_s",
     "sellout_s",
+    "offered_rps",
     "p50_ms",
     "p90_ms",
     "p99_ms",
     "p999_ms",
     "max_ms",
     "mean_ms",
+    "p50_censored",
+    "p90_censored",
+    "p99_censored",
+    "p999_censored",
+    "max_censored",
+    "censored",
+    "served_p50_ms",
+    "served_p90_ms",
+    "served_p99_ms",
+    "served_p999_ms",
+    "served_max_ms",
+    "served_mean_ms",
     "answers",
     "errors",
     "unanswered",
@@ -64,6 +80,8 @@ COLUMNS = [
     "loadgen_us_per_req",
     "loadgen_saturated",
     "server_exit",
+    "server_cpus",
+    "loadgen_cpus",
     "elapsed_s",
     "status",
     "reason",
@@ -75,45 +93,63 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+PERCENTILES = ("p50", "p90", "p99", "p999", "max")
+
+
 def measurements(summary: dict[str, Any]) -> dict[str, Any]:
-    """The columns taken from the load generator's summary (see the client contract)."""
+    """The columns taken from the load generator's summary (schema 2; see the client contract).
+
+    ``latency_ms`` is over every request, answered or not: a percentile that falls on a request
+    still waiting when the window closed is a lower bound (``*_censored``). ``served_latency_ms``
+    is the answered-only view. A schema-1 summary (answered only, no flags) leaves the flags empty.
+    """
     latency = summary.get("latency_ms") or {}
-    return {
+    served = summary.get("served_latency_ms") or {}
+    lower_bound = latency.get("lower_bound") or {}
+    row: dict[str, Any] = {
         "throughput_rps": _number(summary.get("throughput_rps")),
         "bookings_rps": _number(summary.get("bookings_rps")),
+        "offered_rps": _number(summary.get("offered_rps")),
         "sellout_s": _number(summary.get("sellout_s")),
-        "p50_ms": _number(latency.get("p50")),
-        "p90_ms": _number(latency.get("p90")),
-        "p99_ms": _number(latency.get("p99")),
-        "p999_ms": _number(latency.get("p999")),
-        "max_ms": _number(latency.get("max")),
-        "mean_ms": _number(latency.get("mean")),
-        "answers": summary.get("answers"),
-        "errors": summary.get("errors"),
-        "unanswered": summary.get("unanswered"),
-        "starved_clients": summary.get("starved_clients"),
-        "fairness": _number(summary.get("fairness_jain")),
-        "reconnects": summary.get("reconnects"),
-        "loadgen_cpu_pct": _number(summary.get("loadgen_cpu_pct")),
-        "loadgen_saturated": summary.get("loadgen_saturated"),
-        "elapsed_s": _number(summary.get("elapsed_s")),
     }
+    for name in PERCENTILES:
+        row[f"{name}_ms"] = _number(latency.get(name))
+        row[f"{name}_censored"] = lower_bound.get(name)
+        row[f"served_{name}_ms"] = _number(served.get(name))
+    row.update(
+        mean_ms=_number(latency.get("mean")),
+        censored=latency.get("censored"),
+        served_mean_ms=_number(served.get("mean")),
+        answers=summary.get("answers"),
+        errors=summary.get("errors"),
+        unanswered=summary.get("unanswered"),
+        starved_clients=summary.get("starved_clients"),
+        fairness=_number(summary.get("fairness_jain")),
+        reconnects=summary.get("reconnects"),
+        loadgen_cpu_pct=_number(summary.get("loadgen_cpu_pct")),
+        loadgen_saturated=summary.get("loadgen_saturated"),
+        elapsed_s=_number(summary.get("elapsed_s")),
+    )
+    return row
 
 
 CEILING_BACKEND = "calibrate"
 
 
 def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:
-    """Each point's throughput / the calibration target's at the same client count, in the same run.
+    """Each point's throughput / the calibration target's at the same load (client count and offered
+    rate), in the same run.
 
     The machine's ceiling measured side by side (median over repetitions); NaN where the
-    calibration target did not run at that client count.
+    calibration target did not run at that load.
     """
+    load = ["clients", "rate"]
     ok = frame[(frame.get("status") == "ok") & (frame["backend"] == CEILING_BACKEND)]
     if ok.empty:
         return pd.Series(math.nan, index=frame.index)
-    ceiling = ok.groupby("clients")["throughput_rps"].median()
-    return frame["throughput_rps"] / frame["clients"].map(ceiling)
+    ceiling = ok.groupby(load, dropna=False)["throughput_rps"].median().rename("ceiling").reset_index()
+    matched = frame[load].merge(ceiling, on=load, how="left")
+    return pd.Series(frame["throughput_rps"].to_numpy() / matched["ceiling"].to_numpy(), index=frame.index)
 
 
 def write_points(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
@@ -124,9 +160,7 @@ def write_points(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
     frame["ceiling_ratio"] = ceiling_ratios(frame)
     extra = [c for c in frame.columns if c not in COLUMNS]
     frame = frame[COLUMNS + extra]
-    tmp = path.with_suffix(".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_atomic(path, frame.to_csv(index=False))
     return frame
 
 

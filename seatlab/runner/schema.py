@@ -1,34 +1,62 @@
-"""The experiment's configuration: typed schemas for Hydra, and the check that runs before anything starts.
+"""The experiment's one config model: ``SeatlabConfig``, registered with Hydra, validated in one place.
 
-How this works: ``SeatlabConfig`` is registered with Hydra's ConfigStore as
-``seatlab_schema`` and sits first in ``conf/config.yaml``'s defaults list,
-so Hydra itself rejects an unknown key or a value of the wrong type (the
-message names the key). Ranges and lists (negative clients, a bad backend
-name in a list, ...) are checked by ``RunSettings.from_config`` right after
-composition; ``ConfigError`` names the key. ``RunSettings`` is the plain,
-frozen view of the config the rest of the runner works with.
+How this works (Hydra's structured-config pattern): ``SeatlabConfig`` holds
+every default and is registered with Hydra's ConfigStore as ``seatlab_schema``;
+``conf/config.yaml`` only puts it first in its defaults list (with the
+``backend`` group and the ``hydra:`` block), so Hydra itself rejects an
+unknown key or a value of the wrong type, naming the key. ``load_config``
+turns the composed config into a ``SeatlabConfig`` instance with
+``OmegaConf.to_object``, which runs ``__post_init__``: the one place where
+ranges, lists and combinations are checked (``ConfigError`` names the key).
+
+Five keys may be a list of values, one sweep point each (``SWEPT_KEYS``):
+``clients``, ``rate``, ``delay``, ``threads``, ``capacity``. Their schema type is
+``Any`` (OmegaConf 2.3 has no ``int | list[int]``); the typed tuples of
+values are ``client_counts``, ``rates``, ``delays_ms``, ``thread_counts`` and
+``capacities``.
 
 The ``backend`` config group maps each selected backend to its settings
 (``backend=[tpool,coro]`` selects two group files and their mappings
-merge), so one run may cover several backends.
+merge), so one run may cover several backends. An entry whose name is not a
+built-in backend is an external server and needs a ``command`` template
+(``seatlab.runner.external``; ``backend=external`` takes ``server_command``):
+each such entry is its own name in points.csv's ``backend`` column and the plots.
+``cpus`` pins the server and the load processes (``seatlab.runner.cpus``).
 """
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
+
+from seatlab.modes import Connect, Mode, Schedule, Sync, words
+
+if TYPE_CHECKING:
+    from seatlab.runner.cpus import Pinning
 
 KNOWN_BACKENDS = ("tpool", "coro", "event", "calibrate")
 
-
 MAX_CAPACITY = 2**32 - 1
+"""Seat numbers are uint32 on the wire."""
+
+SWEPT_KEYS = {
+    "clients": "clients",
+    "rate": "rate",
+    "delay": "delay_ms",
+    "threads": "threads",
+    "capacity": "capacity",
+}
+"""Config keys that may list several values (one sweep point each) -> their points.csv column.
+
+In this order they label a run's sweep: the first swept key is the plots' x axis
+(``clients`` when it varies), the second draws one line per value.
+"""
 
 
 class ConfigError(ValueError):
@@ -39,13 +67,6 @@ class ConfigError(ValueError):
         self.key = key
 
 
-class Mode(Enum):
-    """How a load run ends: when the seats are sold out, or after a fixed window."""
-
-    sellout = "sellout"
-    duration = "duration"
-
-
 class Bound(Enum):
     """What limits a backend's concurrency under Little's law."""
 
@@ -54,150 +75,222 @@ class Bound(Enum):
     none = "none"  # no delay, no bound: the calibration target
 
 
-class Schedule(Enum):
-    fixed = "fixed"
-    poisson = "poisson"
-
-
-class Connect(Enum):
-    persistent = "persistent"
-    per_request = "per-request"
-
-
-class Sync(Enum):
-    os = "os"
-    fsync = "fsync"
-
-
 @dataclass
 class BackendConfig:
     """Settings that belong to one backend (``conf/backend/NAME.yaml``)."""
 
     label: str = ""
     bound: Bound = Bound.clients
-
-
-@dataclass
-class SeatlabConfig:
-    """The schema of ``conf/config.yaml``; field comments are the documentation."""
-
-    backend: dict[str, BackendConfig] = field(default_factory=dict)
-    capacity: int = 5000
-    delay: float = 50.0  # ms of simulated work per request
-    threads: int = 2  # tpool: pool size; coro/event: event loops
-    clients: Any = field(default_factory=lambda: [1, 2, 4, 16, 64])  # int or list of ints
-    mode: Mode = Mode.duration
-    duration: float = 3.0  # s, measured window (duration mode)
-    warmup: float = 0.5  # s before the window (duration mode)
-    answer_wait: float = (
-        0.5  # s after warmup to wait for every connection's first answer (starved ones never come)
-    )
-    drain: float = 0.5  # s to wait for answers still due after the run stops issuing requests
-    diversity: int = 2  # load-generator processes (at most one per client)
-    rate: float | None = None  # bookings/s in total; null = closed loop
-    schedule: Schedule = Schedule.fixed
-    connect: Connect = Connect.persistent
-    sync: Sync = Sync.os
-    timeout: float = 30.0  # s before a request counts as unanswered
-    max_time: float = 600.0  # s, hard cap on one point's load run
-    max_backlog: int = 1024
-    ready_timeout: float = 10.0  # s for the server's READY line
-    repeat: int = 1  # run every point this many times
-    extra_server_args: list[str] = field(default_factory=list)  # appended to the server's command line
-    results_dir: str = "results"  # where runs/, multirun/ and the `latest` link live
-
-
-ConfigStore.instance().store(name="seatlab_schema", node=SeatlabConfig)
+    command: str | None = None  # external servers only: the command template (seatlab.runner.external)
 
 
 @dataclass(frozen=True)
 class BackendChoice:
+    """One backend of the run: its name (the server's ``--backend``), how plots name it, its bound."""
+
     name: str
     label: str
     bound: Bound
+    command: str | None = None  # an external server's command template; None: python -m seatlab.server
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """The validated configuration of one run (one Hydra job)."""
+@dataclass
+class CpusConfig:
+    """``cpus.server`` / ``cpus.loadgen``: a list of CPU ids, ``auto`` or ``null`` (seatlab.runner.cpus)."""
 
-    backends: tuple[BackendChoice, ...]
-    capacity: int
-    delay_ms: float
-    threads: int
-    clients: tuple[int, ...]
-    mode: Mode
-    duration_s: float
-    warmup_s: float
-    answer_wait_s: float
-    drain_s: float
-    diversity: int
-    rate: float | None
-    schedule: str
-    connect: str
-    sync: str
-    timeout_s: float
-    max_time_s: float
-    max_backlog: int
-    ready_timeout_s: float
-    repeat: int
-    extra_server_args: tuple[str, ...]
-    results_dir: str
+    server: Any = "auto"
+    loadgen: Any = "auto"
 
-    @classmethod
-    def from_config(cls, cfg: DictConfig) -> RunSettings:
-        """Check ranges and lists that the schema's types cannot express."""
-        backends = _backends(cfg.backend)
-        clients = _clients(cfg.clients)
-        _at_least("capacity", cfg.capacity, 1)
-        if cfg.capacity > MAX_CAPACITY:
-            raise ConfigError(
-                "capacity", f"must be <= {MAX_CAPACITY} (seat numbers are uint32), got {cfg.capacity}"
-            )
-        _at_least("delay", cfg.delay, 0)
-        _at_least("threads", cfg.threads, 1)
-        _at_least("duration", cfg.duration, 0.01)
-        _at_least("warmup", cfg.warmup, 0)
-        _at_least("answer_wait", cfg.answer_wait, 0)
-        _at_least("drain", cfg.drain, 0)
-        _at_least("diversity", cfg.diversity, 1)
-        _at_least("timeout", cfg.timeout, 0.01)
-        _at_least("max_time", cfg.max_time, 0.1)
-        _at_least("max_backlog", cfg.max_backlog, 1)
-        _at_least("ready_timeout", cfg.ready_timeout, 0.1)
-        _at_least("repeat", cfg.repeat, 1)
-        if cfg.rate is not None:
-            _at_least("rate", cfg.rate, 0.001)
-        elif Schedule(cfg.schedule) is Schedule.poisson:
+
+@dataclass
+class SeatlabConfig:
+    """The whole experiment config; field comments are the documentation of ``conf/config.yaml``'s keys."""
+
+    backend: dict[str, BackendConfig] = field(default_factory=dict)
+    clients: Any = field(default_factory=lambda: [1, 2, 4, 16, 64])  # int or list: one point each
+    rate: Any = None  # bookings/s in total (number or list); null = closed loop
+    delay: Any = 50.0  # ms of simulated work per request (number or list)
+    threads: Any = 2  # tpool: pool size; coro/event: event loops (int or list)
+    capacity: Any = 5000  # seats (int or list)
+    mode: Mode = Mode.duration
+    duration: float = 3.0  # s, measured window (duration mode)
+    warmup: float = 0.5  # s before the window (duration mode)
+    answer_wait: float = 0.5  # s after warm-up to wait for every connection's first answer
+    drain: float = 0.5  # s to wait for answers still due after the run stops issuing requests
+    diversity: int = 2  # load-generator processes (at most one per client)
+    schedule: Schedule = Schedule.fixed  # open-loop schedule; poisson needs rate
+    # str, not Connect: OmegaConf matches enum *names* (per_request), users type the value (per-request)
+    connect: str = Connect.persistent
+    sync: Sync = Sync.os
+    timeout: float = 30.0  # s before a request counts as unanswered
+    max_time: float = 600.0  # s, hard cap on one point's load run
+    max_backlog: int = 1024  # listen backlog (the server's own default, 128, is too small at 1000 clients)
+    ready_timeout: float = 10.0  # s for the server's READY line
+    repeat: int = 1  # run every point this many times
+    extra_server_args: list[str] = field(default_factory=list)  # appended to the server's command line
+    # backend=external's command template: './my-server --port {port} --db-path {db_path} ...'
+    server_command: str | None = None
+    cpus: CpusConfig = field(default_factory=CpusConfig)  # where the server and the load processes run
+    results_dir: str = "results"  # where runs/, multirun/ and the `latest` link live
+
+    def __post_init__(self) -> None:
+        """The one validation: ``OmegaConf.to_object`` runs it, so no invalid ``SeatlabConfig`` exists."""
+        backends = self.backends
+        for key in SWEPT_KEYS:
+            self.values(key)
+        for key, low in (
+            ("duration", 0.01),
+            ("warmup", 0),
+            ("answer_wait", 0),
+            ("drain", 0),
+            ("diversity", 1),
+            ("timeout", 0.01),
+            ("max_time", 0.1),
+            ("max_backlog", 1),
+            ("ready_timeout", 0.1),
+            ("repeat", 1),
+        ):
+            _at_least(key, getattr(self, key), low)
+        self.connect = _choice("connect", self.connect, Connect)
+        if self.rates == (None,) and self.schedule is Schedule.poisson:
             raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
-        if Mode(cfg.mode) is Mode.sellout and any(b.bound is Bound.none for b in backends):
+        self.pinning  # noqa: B018 - validates cpus.server / cpus.loadgen
+        if self.mode is Mode.sellout and any(b.bound is Bound.none for b in backends):
             raise ConfigError(
                 "backend", "the calibration target never sells out (it books nothing): use mode=duration"
             )
-        return cls(
-            backends=backends,
-            capacity=int(cfg.capacity),
-            delay_ms=float(cfg.delay),
-            threads=int(cfg.threads),
-            clients=clients,
-            mode=Mode(cfg.mode),
-            duration_s=float(cfg.duration),
-            warmup_s=float(cfg.warmup),
-            answer_wait_s=float(cfg.answer_wait),
-            drain_s=float(cfg.drain),
-            diversity=int(cfg.diversity),
-            rate=None if cfg.rate is None else float(cfg.rate),
-            schedule=Schedule(cfg.schedule).value,
-            connect=Connect(cfg.connect).value,
-            sync=Sync(cfg.sync).value,
-            timeout_s=float(cfg.timeout),
-            max_time_s=float(cfg.max_time),
-            max_backlog=int(cfg.max_backlog),
-            ready_timeout_s=float(cfg.ready_timeout),
-            repeat=int(cfg.repeat),
-            extra_server_args=tuple(str(a) for a in cfg.extra_server_args),
-            results_dir=str(cfg.results_dir),
-        )
+
+    @property
+    def backends(self) -> tuple[BackendChoice, ...]:
+        """The run's backends in the configured order."""
+        if not self.backend:
+            raise ConfigError(
+                "backend", "choose at least one backend, e.g. backend=tpool or backend=[tpool,coro]"
+            )
+        choices = []
+        for name, settings in self.backend.items():
+            command = settings.command
+            if name in KNOWN_BACKENDS and command is not None:
+                raise ConfigError(
+                    f"backend.{name}.command",
+                    f"{name} is a built-in backend; an external server takes a name of its own "
+                    "(conf/backend/NAME.yaml)",
+                )
+            if name not in KNOWN_BACKENDS:
+                key = "server_command" if command == self.server_command else f"backend.{name}.command"
+                if not command:
+                    raise ConfigError(
+                        key,
+                        f"backend {name!r} is not built in ({', '.join(KNOWN_BACKENDS)}), so it is an "
+                        "external server and needs a command template, e.g. "
+                        f"{key}='./my-server --port {{port}} --capacity {{capacity}}'",
+                    )
+                _check_command(key, command)
+            choices.append(
+                BackendChoice(name=name, label=settings.label or name, bound=settings.bound, command=command)
+            )
+        return tuple(choices)
+
+    @property
+    def pinning(self) -> Pinning:
+        """Where the server and the load processes run (``cpus``); ``ConfigError`` names the key."""
+        from seatlab.runner.cpus import resolve_pinning
+
+        return resolve_pinning(self.cpus.server, self.cpus.loadgen)
+
+    @property
+    def client_counts(self) -> tuple[int, ...]:
+        return _listed("clients", self.clients, _integer(1))
+
+    @property
+    def rates(self) -> tuple[float | None, ...]:
+        """Offered bookings/s per point; ``(None,)`` is the closed loop."""
+        if self.rate is None:
+            return (None,)
+        return _listed("rate", self.rate, _number(0.001))
+
+    @property
+    def delays_ms(self) -> tuple[float, ...]:
+        return _listed("delay", self.delay, _number(0))
+
+    @property
+    def thread_counts(self) -> tuple[int, ...]:
+        return _listed("threads", self.threads, _integer(1))
+
+    @property
+    def capacities(self) -> tuple[int, ...]:
+        return _listed("capacity", self.capacity, _integer(1, MAX_CAPACITY, "seat numbers are uint32"))
+
+    def values(self, key: str) -> tuple[Any, ...]:
+        """The values of one of ``SWEPT_KEYS``, one sweep point each."""
+        views: dict[str, Callable[[], tuple[Any, ...]]] = {
+            "clients": lambda: self.client_counts,
+            "rate": lambda: self.rates,
+            "delay": lambda: self.delays_ms,
+            "threads": lambda: self.thread_counts,
+            "capacity": lambda: self.capacities,
+        }
+        return views[key]()
+
+    @property
+    def swept(self) -> list[str]:
+        """The points.csv columns of the keys this run sweeps, in ``SWEPT_KEYS`` order; ``["clients"]``
+        when none has more than one value (metadata.json's ``swept``: first = x axis)."""
+        columns = [column for key, column in SWEPT_KEYS.items() if len(self.values(key)) > 1]
+        return columns or ["clients"]
+
+
+def _check_command(key: str, template: str) -> None:
+    from seatlab.runner.external import TemplateError, check_template
+
+    try:
+        check_template(template)
+    except TemplateError as exc:
+        raise ConfigError(key, str(exc)) from None
+
+
+def load_config(cfg: DictConfig) -> SeatlabConfig:
+    """The composed Hydra config (without its ``hydra`` node) as a validated ``SeatlabConfig``.
+
+    Raises ``ConfigError`` naming the key.
+    """
+    config = OmegaConf.to_object(cfg)
+    if not isinstance(config, SeatlabConfig):  # composed without the schema first in the defaults list
+        raise ConfigError("defaults", f"expected the seatlab_schema config, got {type(config).__name__}")
+    return config
+
+
+T = TypeVar("T", int, float)
+
+
+def _listed(key: str, value: Any, check: Callable[[str, Any], T]) -> tuple[T, ...]:
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise ConfigError(key, "the list of values is empty")
+    return tuple(check(key, item) for item in items)
+
+
+def _integer(low: int, high: int | None = None, why: str = "") -> Callable[[str, Any], int]:
+    def check(key: str, item: Any) -> int:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise ConfigError(key, f"expected an integer or a list of them, got {item!r}")
+        if item < low:
+            raise ConfigError(key, f"must be >= {low}, got {item}")
+        if high is not None and item > high:
+            raise ConfigError(key, f"must be <= {high} ({why}), got {item}")
+        return item
+
+    return check
+
+
+def _number(low: float) -> Callable[[str, Any], float]:
+    def check(key: str, item: Any) -> float:
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            raise ConfigError(key, f"expected a number or a list of them, got {item!r}")
+        _at_least(key, item, low)
+        return float(item)
+
+    return check
 
 
 def _at_least(key: str, value: float, low: float) -> None:
@@ -207,56 +300,11 @@ def _at_least(key: str, value: float, low: float) -> None:
         raise ConfigError(key, f"must be >= {low:g}, got {value!r}")
 
 
-def _backends(node: Any) -> tuple[BackendChoice, ...]:
-    if not isinstance(node, DictConfig) or len(node) == 0:
-        raise ConfigError(
-            "backend", "choose at least one backend, e.g. backend=tpool or backend=[tpool,coro]"
-        )
-    choices = []
-    for name, settings in node.items():
-        if name not in KNOWN_BACKENDS:
-            raise ConfigError("backend", f"unknown backend {name!r}; known: {', '.join(KNOWN_BACKENDS)}")
-        choices.append(
-            BackendChoice(name=str(name), label=settings.label or str(name), bound=Bound(settings.bound))
-        )
-    return tuple(choices)
+def _choice(key: str, value: str, choice: type[Connect]) -> Connect:
+    try:
+        return choice(value)
+    except ValueError:
+        raise ConfigError(key, f"expected one of {', '.join(words(choice))}, got {value!r}") from None
 
 
-def _clients(node: Any) -> tuple[int, ...]:
-    values = OmegaConf.to_container(node) if isinstance(node, ListConfig) else node
-    items = values if isinstance(values, list) else [values]
-    if not items:
-        raise ConfigError("clients", "the list of client counts is empty")
-    out = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise ConfigError("clients", f"expected a positive integer or a list of them, got {item!r}")
-        if item < 1:
-            raise ConfigError("clients", f"every client count must be >= 1, got {item}")
-        out.append(item)
-    return tuple(out)
-
-
-_SLUG_DROP = re.compile(r"[\[\]'\" ]")
-_SLUG_BAD = re.compile(r"[^A-Za-z0-9=._+,-]")
-
-
-def override_slug(override_dirname: str, limit: int = 60) -> str:
-    """A short, path-safe suffix from Hydra's override dirname ('' when there are none)."""
-    slug = _SLUG_DROP.sub("", override_dirname).replace("+", "")
-    slug = _SLUG_BAD.sub("_", slug.replace("/", "."))
-    slug = slug.replace(",", "_")[:limit]
-    return f"_{slug}" if slug else ""
-
-
-def time_stamp() -> str:
-    """HH-MM-SS.mmm: readable, and two runs in the same second still get their own folders."""
-    now = datetime.now()
-    return now.strftime("%H-%M-%S") + f".{now.microsecond // 1000:03d}"
-
-
-if not OmegaConf.has_resolver("seatlab_slug"):
-    OmegaConf.register_new_resolver("seatlab_slug", override_slug)
-if not OmegaConf.has_resolver("seatlab_time"):
-    # cached like Hydra's ${now:}: one value per process, so every reference agrees
-    OmegaConf.register_new_resolver("seatlab_time", time_stamp, use_cache=True)
+ConfigStore.instance().store(name="seatlab_schema", node=SeatlabConfig)

@@ -8,71 +8,97 @@ the ``READY <host> <port>`` line until ``ready_timeout``; if the child exits
 first or the deadline passes, it is killed and reaped and
 ``ServerStartError`` carries the tail of its stderr. Leaving the context
 stops it: SIGTERM, then SIGKILL after the timeout, then reap.
+
+``command=`` runs another program instead (an external server: any
+language, same contract, same lifecycle); a program that does not exist is a
+``ServerStartError`` naming it. ``cpus=`` pins the child to those CPU ids
+(``pinned``: it is forked with that mask, so every thread it starts inherits it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
+
+from seatlab.modes import Sync
+from seatlab.server.config import ServerConfig
 
 _POLL_S = 0.02
 _STDERR_TAIL = 2000
+
+
+@contextmanager
+def pinned(cpus: Collection[int] | None) -> Iterator[None]:
+    """This thread on `cpus` for a while (None: left as it is), then back on its old mask.
+
+    A process forked meanwhile starts with this mask and keeps it through exec; its threads
+    inherit it. Thread-safe where ``preexec_fn`` is not: only the calling thread's mask changes.
+    """
+    if cpus is None:
+        yield
+        return
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 class ServerStartError(RuntimeError):
     """The server did not become ready; names the backend, the exit code and the stderr tail."""
 
 
+def shorthand_config(backend: str, **fields: Any) -> ServerConfig:
+    """``ServerConfig(backend=..., port=0, **fields)``, with a ``db_path`` and ``sync`` given as text."""
+    fields.setdefault("port", 0)
+    if fields.get("db_path") is not None:
+        fields["db_path"] = Path(fields["db_path"])
+    if "sync" in fields:
+        fields["sync"] = Sync(fields["sync"])
+    return ServerConfig(backend=backend, **fields)
+
+
 class ServerProcess:
-    """Start `python -m seatlab.server ...` as a child process; always terminated, killed and reaped."""
+    """Start `python -m seatlab.server ...` as a child process; always terminated, killed and reaped.
+
+    ``ServerProcess(ServerConfig(...), log_dir=...)`` runs that config's flags
+    (``ServerConfig.to_argv``). ``ServerProcess("coro", capacity=50, delay_ms=2)``
+    is the shorthand for ``ServerConfig(backend="coro", port=0, capacity=50, delay_ms=2)``:
+    a free port unless ``port`` is given.
+    """
 
     def __init__(
         self,
-        backend: str,
+        config: ServerConfig | str,
         *,
-        address: str = "127.0.0.1",
-        port: int = 0,
-        capacity: int = 5000,
-        delay_ms: float = 0,
-        threads: int = 2,
-        max_backlog: int = 128,
-        db_path: str | os.PathLike[str] | None = None,
-        sync: str = "os",
         log_dir: str | os.PathLike[str] | None = None,
         ready_timeout: float = 10.0,
         extra_args: Sequence[str] = (),
+        command: Sequence[str] | None = None,
+        cpus: Collection[int] | None = None,
+        **fields: Any,
     ) -> None:
-        self.backend = backend
-        self.args = [
-            "--backend",
-            backend,
-            "--address",
-            address,
-            "--port",
-            str(port),
-            "--capacity",
-            str(capacity),
-            "--delay",
-            f"{delay_ms:g}",
-            "--threads",
-            str(threads),
-            "--max-backlog",
-            str(max_backlog),
-            "--sync",
-            sync,
-        ]
-        if db_path is not None:
-            self.args += ["--db-path", os.fspath(db_path)]
-        self.args += list(extra_args)
+        if isinstance(config, str):
+            config = shorthand_config(config, **fields)
+        elif fields:
+            raise TypeError(f"ServerProcess(ServerConfig, ...): unexpected {', '.join(sorted(fields))}")
+        self.config = config
+        self.backend = config.backend
+        self.args = [*config.to_argv(), *extra_args]
+        self._command = None if command is None else [*command, *extra_args]
+        self.cpus = None if cpus is None else frozenset(cpus)
         self._own_log_dir = log_dir is None
         self.log_dir = (
             Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="seatlab-server-"))
@@ -86,7 +112,9 @@ class ServerProcess:
 
     @property
     def command(self) -> list[str]:
-        """The child's command line."""
+        """The child's command line: ``command=`` as given, else ``python -m seatlab.server`` and the flags."""
+        if self._command is not None:
+            return list(self._command)
         return [sys.executable, "-m", "seatlab.server", *self.args]
 
     @property
@@ -102,7 +130,15 @@ class ServerProcess:
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         self._files = [out, err]
-        self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        try:
+            with pinned(self.cpus):  # the child is forked with this mask and keeps it through exec
+                self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        except OSError as exc:  # no such program, not executable, CPUs not available
+            for f in self._files:
+                f.close()
+            raise ServerStartError(
+                f"server (backend {self.backend}) could not start {self.command[0]!r}: {exc.strerror or exc}"
+            ) from exc
         self.pid = self.popen.pid
         try:
             self._wait_ready()
@@ -137,7 +173,9 @@ class ServerProcess:
             tail = self.stderr_path.read_bytes()[-_STDERR_TAIL:].decode(errors="replace")
         except OSError:
             tail = ""
-        return f"seatlab server (backend {self.backend}) {what}; stderr ends:\n{tail}"
+        program = "" if self._command is None else f", command {shlex.join(self._command)[:300]!r}"
+        kind = "seatlab server" if self._command is None else "external server"
+        return f"{kind} (backend {self.backend}{program}) {what}; stderr ends:\n{tail}"
 
     def stderr_text(self) -> str:
         """Everything the child wrote to stderr so far."""

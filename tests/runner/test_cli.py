@@ -6,6 +6,7 @@ the repository's ``results/``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,8 +22,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["delay=5", "duration=0.3", "warmup=0.1", "ready_timeout=20"]
 
 
-def seatlab(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+def seatlab(
+    tmp_path: Path, *args: str, timeout: float = 90, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "seatlab", *args, f"results_dir={tmp_path / 'results'}"],
         capture_output=True,
@@ -128,13 +131,41 @@ def test_bad_config_stops_before_any_server_starts_naming_the_key(
 ) -> None:
     done = seatlab(tmp_path, override)
     assert done.returncode == 2 and key in done.stderr
-    assert not list((tmp_path / "results").rglob("points.csv"))
+    # nothing is left behind: no run folder, empty or not (issue 13, 6)
+    assert not list((tmp_path / "results" / "runs").rglob("*"))
 
 
 def test_a_failed_multirun_job_is_named_in_the_sweep_report(tmp_path: Path) -> None:
     done = seatlab(tmp_path, "-m", "backend=coro", "clients=1", "delay=5,-1", "duration=0.3", "warmup=0.1")
-    assert done.returncode == 1 and "1 job(s) failed: delay=-1" in done.stderr
+    assert done.returncode == 1 and "1 of 2 job(s) failed" in done.stderr
+    assert "delay=-1,duration=0.3,warmup=0.1 failed: config error: delay: must be >= 0" in done.stderr
     sweep = latest(tmp_path)
     report = (sweep / "report.md").read_text()
     assert "0 points, **FAILED**: config error: delay: must be >= 0" in report.split("`delay=-1`")[1]
     assert "1 points, ok" in report.split("`delay=5`")[1]
+
+
+def test_a_threads_sweep_and_a_rate_sweep_make_one_point_per_value(tmp_path: Path) -> None:
+    """Issue 8, items 2 and 4: a list of threads, or a range of rates, in one run without -m."""
+    done = seatlab(tmp_path, "backend=[tpool,coro]", "clients=4", "threads=[1,4]", *TINY)
+    assert done.returncode == 0, done.stderr
+    run = latest(tmp_path)
+    points = pd.read_csv(run / "points.csv")
+    assert list(points["point_dir"]) == ["00-tpool-c4-t1", "01-tpool-c4-t4", "02-coro-c4-t1", "03-coro-c4-t4"]
+    assert (points["status"] == "ok").all(), points[["status", "reason"]]
+    # Little's law per point: min(C, threads) / delay for the pool, C / delay for coroutines
+    assert list(points["bound_rps"]) == [200.0, 800.0, 800.0, 800.0]
+    tpool = points[points["backend"] == "tpool"]["throughput_rps"].to_list()
+    assert tpool[1] > 2 * tpool[0]  # four pool threads serve four clients, one serves one
+    assert json.loads((run / "metadata.json").read_text())["swept"] == ["threads"]
+
+    done = seatlab(tmp_path, "backend=coro", "clients=4", "rate=range(40,121,80)", *TINY)
+    assert done.returncode == 0, done.stderr
+    run = latest(tmp_path)
+    points = pd.read_csv(run / "points.csv")
+    assert list(points["point_dir"]) == ["00-coro-c4-r40", "01-coro-c4-r120"]
+    assert list(points["rate"]) == [40, 120] and (points["status"] == "ok").all()
+    # the open loop's bound is what it offers: rate bookings/s, each followed by its cancel
+    assert list(points["bound_rps"]) == [80.0, 240.0]
+    assert json.loads((run / "metadata.json").read_text())["swept"] == ["rate"]
+    assert (run / "points" / "01-coro-c4-r120" / "load" / "summary.json").is_file()

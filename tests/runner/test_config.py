@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 from omegaconf import DictConfig
 
+from seatlab.modes import Connect, Mode
+from seatlab.runner.folders import override_slug
 from seatlab.runner.overrides import OverrideError, rewrite_overrides
 from seatlab.runner.points import bound_rps, sweep_points
-from seatlab.runner.schema import Bound, ConfigError, Mode, RunSettings, override_slug
+from seatlab.runner.schema import Bound, ConfigError, SeatlabConfig, load_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
-@pytest.fixture
-def hydra_conf() -> Iterator[None]:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
-
-
-def settings(*overrides: str) -> RunSettings:
+def settings(*overrides: str) -> SeatlabConfig:
     cfg: DictConfig = compose(config_name="config", overrides=list(overrides))
-    return RunSettings.from_config(cfg)
+    return load_config(cfg)
 
 
 def test_presets_exist() -> None:
@@ -39,25 +31,26 @@ def test_presets_exist() -> None:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_composes_and_validates(hydra_conf: None, preset: str) -> None:
     run = settings(f"+experiment={preset}")
-    assert run.backends and run.clients
+    assert isinstance(run, SeatlabConfig) and run.backends and run.client_counts
 
 
 def test_default_is_thread_pool_against_coroutines(hydra_conf: None) -> None:
     run = settings()
     assert [b.name for b in run.backends] == ["tpool", "coro"]
-    assert run.delay_ms == 50 and run.threads == 2 and run.mode is Mode.duration
-    assert run.clients == (1, 2, 4, 16, 64)
+    assert run.delays_ms == (50,) and run.thread_counts == (2,) and run.mode is Mode.duration
+    assert run.client_counts == (1, 2, 4, 16, 64) and run.rates == (None,) and run.swept == ["clients"]
+    assert run.connect is Connect.persistent
     # about a minute: points x (window + warm-up) stays well under 90 s of measuring
-    assert len(sweep_points(run)) * (run.duration_s + run.warmup_s) < 60
+    assert len(sweep_points(run)) * (run.duration + run.warmup) < 60
 
 
 def test_seed_is_the_original_experiment(hydra_conf: None) -> None:
     run = settings("+experiment=seed")
     assert [b.name for b in run.backends] == ["tpool", "coro", "event"]
-    assert (run.capacity, run.delay_ms, run.threads, run.clients, run.mode) == (
-        5000,
-        50,
-        2,
+    assert (run.capacities, run.delays_ms, run.thread_counts, run.client_counts, run.mode) == (
+        (5000,),
+        (50,),
+        (2,),
         (10,),
         Mode.sellout,
     )
@@ -68,7 +61,7 @@ def test_ceiling_runs_the_calibration_target_beside_every_backend(hydra_conf: No
     run = settings("+experiment=ceiling")
     assert [b.name for b in run.backends] == ["calibrate", "tpool", "coro", "event"]
     assert run.backends[0].bound is Bound.none
-    assert run.delay_ms == 0 and run.clients == (1, 10, 100, 1000)
+    assert run.delays_ms == (0,) and run.client_counts == (1, 10, 100, 1000)
 
 
 def test_backend_list_and_single_backend(hydra_conf: None) -> None:
@@ -89,6 +82,11 @@ def test_backend_list_and_single_backend(hydra_conf: None) -> None:
         ("rate=-1", "rate"),
         ("repeat=0", "repeat"),
         ("diversity=0", "diversity"),
+        ("threads=[1,0]", "threads"),
+        ("rate=[100,-5]", "rate"),
+        ("delay=[5,nan]", "delay"),
+        ("capacity=[10,5000000000]", "capacity"),
+        ("connect=sometimes", "connect"),
     ],
 )
 def test_out_of_range_values_name_the_key(hydra_conf: None, override: str, key: str) -> None:
@@ -150,6 +148,9 @@ def test_littles_law_bound() -> None:
     assert bound_rps(Bound.clients, 10, 2, 50, 120.0) == pytest.approx(120)
     assert math.isnan(bound_rps(Bound.clients, 10, 2, 0, None))
     assert math.isnan(bound_rps(Bound.none, 10, 2, 50, None))
+    # an open loop is capped by what it offers, also where no other bound applies
+    assert bound_rps(Bound.none, 10, 2, 50, 300.0) == pytest.approx(300)
+    assert bound_rps(Bound.clients, 10, 2, 0, 300.0) == pytest.approx(300)
 
 
 def test_sweep_points_cover_backends_clients_and_repeats(hydra_conf: None) -> None:
@@ -176,6 +177,39 @@ def test_override_slug_is_short_and_path_safe() -> None:
 def test_open_loop_schedule_needs_a_rate_and_calibration_cannot_sell_out(hydra_conf: None) -> None:
     with pytest.raises(ConfigError, match=r"^schedule:"):
         settings("schedule=poisson")
-    assert settings("schedule=poisson", "rate=100").rate == 100
+    assert settings("schedule=poisson", "rate=100").rates == (100,)
     with pytest.raises(ConfigError, match=r"^backend:.*never sells out"):
         settings("backend=calibrate", "mode=sellout")
+
+
+def test_connect_takes_the_word_users_type(hydra_conf: None) -> None:
+    assert settings("connect=per-request").connect is Connect.per_request
+
+
+def test_a_list_of_any_swept_key_makes_the_product_of_points(hydra_conf: None) -> None:
+    run = settings("backend=[tpool,coro]", "clients=64", "threads=[1,4]", "rate=[100,200]")
+    assert run.swept == ["rate", "threads"]
+    points = sweep_points(run)
+    assert [(p.backend.name, p.rate, p.threads) for p in points] == [
+        (backend, rate, threads) for backend in ("tpool", "coro") for rate in (100, 200) for threads in (1, 4)
+    ]
+    assert points[1].name == "01-tpool-c64-r100-t4" and points[7].name == "07-coro-c64-r200-t4"
+    assert len({p.name for p in points}) == len(points)
+    only_clients = sweep_points(settings("clients=[1,8]"))
+    assert [p.name for p in only_clients][:2] == ["00-tpool-c1", "01-tpool-c8"]
+
+
+def test_swept_lists_clients_first_then_the_other_keys(hydra_conf: None) -> None:
+    assert settings("clients=[1,2]", "delay=[0,5]").swept == ["clients", "delay_ms"]
+    assert settings("clients=[1,2]", "capacity=[10,20]").swept == ["clients", "capacity"]
+    assert settings("clients=7", "delay=[0,5]").swept == ["delay_ms"]
+
+
+def test_rate_delay_threads_and_capacity_lists_only_without_multirun() -> None:
+    assert rewrite_overrides(["rate=range(100,500,200)", "threads=1,2", "delay=0,5", "capacity=10,20"]) == [
+        "rate=[100,300]",
+        "threads=[1,2]",
+        "delay=[0,5]",
+        "capacity=[10,20]",
+    ]
+    assert rewrite_overrides(["-m", "delay=5,10"]) == ["-m", "delay=5,10"]

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+import socket
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from seatlab.runner.execute import judge_point
+from seatlab.client import AuditError, LoadError, LoadSpec
+from seatlab.runner.execute import judge_point, load_summary, point_row
+from seatlab.runner.sampler import ServerUsage
 
 SUMMARY = json.loads((Path(__file__).parent / "fixtures" / "summary.json").read_text())
 
@@ -51,3 +57,29 @@ def test_a_calibration_point_that_nothing_audits_is_ok() -> None:
 def test_failures_name_their_reason(changes: dict[str, Any], exit_code: int, reason: str) -> None:
     status, text = judge_point(summary(**changes), exit_code)
     assert status == "failed" and reason in text
+
+
+def test_a_load_run_that_fails_its_audit_keeps_its_measurements_in_the_row(tmp_path: Path) -> None:
+    """The path production takes: ``run_load`` raises AuditError with the run's summary (issue 11, 5)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "client"))  # the load generator's fake servers
+    from loadgen_fakes import DoubleBookingStore, FakeServer
+
+    spec = LoadSpec(clients=3, diversity=2, mode="sellout", out_dir=tmp_path / "load", timeout_s=10)
+    with FakeServer(DoubleBookingStore(20)) as server:
+        summary, error = load_summary(replace(spec, port=server.port))
+    assert isinstance(error, AuditError) and summary["audit"]["ok"] is False
+    params = {"bound_rps": math.nan, "rate": math.nan}
+    row = point_row(params, summary, error, ServerUsage(cpu_pct=5.0, peak_rss_mib=20.0, seconds=1.0), 0)
+    assert (
+        row["status"] == "failed"
+        and "AuditError: audit failed: seat 1 confirmed to two uuids" in row["reason"]
+    )
+    assert row["answers"] == summary["answers"] > 0 and row["p50_ms"] > 0 and row["server_cpu_pct"] == 5.0
+
+
+def test_a_load_run_that_could_not_be_made_is_an_error_without_a_summary(tmp_path: Path) -> None:
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(LoadError):
+        load_summary(LoadSpec(port=port, clients=1, mode="sellout", out_dir=tmp_path, timeout_s=2))

@@ -1,0 +1,75 @@
+"""External servers: any program that speaks the wire protocol, started from a command template.
+
+A backend whose config has a ``command`` (``conf/backend/external.yaml``
+takes the ``server_command`` key; ``conf/backend/cserver.yaml`` is a second
+entry with its own) is started from that template instead of ``python -m
+seatlab.server``. The template is split like a shell line (``shlex``, no shell
+runs: wrap it in ``sh -c 'exec ...'`` yourself if you need one) and each word
+filled in from the point's ``ServerConfig``: ``{port} {capacity} {delay}
+{threads} {db_path} {max_backlog} {address} {sync}``. The template is
+checked while the config is validated, before any server starts: an unknown
+placeholder names itself (exit 2). The program must print ``READY <host>
+<port>`` as its first stdout line (``/work/shared/spec/protocol.md``) and
+exit 0 on SIGTERM; from then on it is a backend like the others
+(``ServerProcess``: logs, sampling, SIGTERM, kill, reap; the audit).
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the config check runs without importing the server package
+    from seatlab.server.config import ServerConfig
+
+PLACEHOLDERS: dict[str, Callable[[ServerConfig], str]] = {
+    "port": lambda c: str(c.port),
+    "capacity": lambda c: str(c.capacity),
+    "delay": lambda c: f"{c.delay_ms:g}",  # ms, as the built-in servers' --delay
+    "threads": lambda c: str(c.threads),
+    "db_path": lambda c: "" if c.db_path is None else str(c.db_path),
+    "max_backlog": lambda c: str(c.max_backlog),
+    "address": lambda c: c.address,
+    "sync": lambda c: str(c.sync),
+}
+"""Every placeholder a command template may use, and how a point's ``ServerConfig`` fills it in."""
+
+
+class TemplateError(ValueError):
+    """A command template that cannot run: unknown placeholder, bad braces or quotes, no program."""
+
+
+def check_template(template: str) -> list[str]:
+    """The template's words, unfilled; raises ``TemplateError`` saying what is wrong with it."""
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise TemplateError(f"cannot split {template!r} into words: {exc}") from None
+    if not words:
+        raise TemplateError("the command template is empty")
+    for word in words:
+        try:
+            parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(word) if f is not None]
+        except ValueError as exc:
+            raise TemplateError(
+                f"bad braces in {word!r} ({exc}); write {{{{ and }}}} for literal braces"
+            ) from None
+        for field, spec, conversion in parsed:
+            if spec or conversion:
+                raise TemplateError(
+                    f"placeholder {{{field}}} in {word!r}: no format spec or conversion, plain {{name}}"
+                )
+            if field not in PLACEHOLDERS:
+                raise TemplateError(
+                    f"unknown placeholder {{{field}}} in {template!r}; known: "
+                    + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+                )
+    return words
+
+
+def command_argv(template: str, config: ServerConfig) -> list[str]:
+    """The argv that starts the external server for one point (the template checked and filled in)."""
+    values = {name: fill(config) for name, fill in PLACEHOLDERS.items()}
+    return [word.format(**values) for word in check_template(template)]
