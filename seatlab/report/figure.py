@@ -8,6 +8,7 @@ unanswered requests are counted, so a plot read alone does not mislead.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +97,16 @@ def median(frame: pd.DataFrame, x: str, column: str) -> pd.Series:
 
 
 def x_axis(ax: Axes, frame: pd.DataFrame, x: str) -> None:
-    """Log x when the swept values span a factor of 8 or more; ticks at the measured values when few."""
+    """Log x when the swept values grow by factors (1, 4, 16, 64) over a span of 8 or more; linear when
+    they are evenly spaced (a ``range(...)``); ticks at the measured values when there are few."""
     values = frame[x].dropna()
-    if len(values) and values.min() > 0 and values.max() / values.min() >= 8:
-        ax.set_xscale("log")
     ticks = sorted(values.unique())
+    steps = {round(float(b - a), 9) for a, b in pairwise(ticks)}
+    evenly = len(ticks) > 2 and len(steps) == 1
+    if len(values) and values.min() > 0 and values.max() / values.min() >= 8 and not evenly:
+        ax.set_xscale("log")
     if 0 < len(ticks) <= 12:
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=45 if len(ticks) > 7 else 0)
         ax.minorticks_off()
     ax.set_xlabel(AXIS_LABELS.get(x, x))
     ax.grid(True, which="both", alpha=0.3)

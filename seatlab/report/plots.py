@@ -22,9 +22,7 @@ from seatlab.report.distribution import plot_percentiles
 from seatlab.report.figure import (
     colors,
     is_ceiling,
-    machine_text,
     median,
-    params_text,
     save,
     series_frames,
     subtitle,
@@ -93,7 +91,8 @@ def throughput_figure(results: Results) -> Figure:
     x_axis(ax, ok, x)
     ax.set_ylabel("throughput (answers/s)")
     what = f"Throughput vs {x}" + (" (dashed: Little's law, concurrency / delay)" if bounded else "")
-    ax.set_title(f"{what}\n{params_text(ok)}\n{machine_text(results.metadata)}", fontsize=9)
+    ax.margins(y=0.12)  # room for the notes under the lowest points
+    ax.set_title(f"{what}\n{subtitle(results, ok)}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     return fig
@@ -153,7 +152,7 @@ def plot_cpu(results: Results, path: Path) -> Path:
         ax.set_title(f"{name} CPU", fontsize=9)
     axes[0].set_ylabel("CPU (% of one core)")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"CPU vs {x}\n{params_text(ok)}\n{machine_text(results.metadata)}", fontsize=9)
+    fig.suptitle(f"CPU vs {x}\n{subtitle(results, ok)}", fontsize=9)
     return save(fig, path)
 
 

@@ -121,11 +121,38 @@ def closed_loop_point(backend: str, clients: int, threads: int = 2, delay_ms: fl
     return Point(columns, answered, unanswered)
 
 
+def open_loop_point(
+    backend: str, rate: float, knee: float, clients: int = 200, delay_ms: float = 50.0
+) -> Point:
+    """A 3 s open-loop window offering `rate` bookings/s to a server that serves at most `knee` bookings/s:
+    below the knee every booking is answered at about the delay; above it the backlog grows, so the
+    requests due late in the window are still waiting when it closes (their ages: lower bounds)."""
+    window_s = 3.0
+    served = min(rate, knee)
+    answered = [delay_ms + 0.5 + (k % 10) * 0.2 for k in range(int(served * window_s))]
+    backlog = int((rate - served) * window_s)
+    unanswered = [1000.0 * window_s * (k + 1) / (backlog + 1) for k in range(backlog)]
+    if rate > knee:  # queued before being served: the answered ones waited too
+        answered = [
+            v + 1000.0 * window_s * (1 - knee / rate) * k / len(answered) for k, v in enumerate(answered)
+        ]
+    columns = {
+        "backend": backend, "threads": 2, "delay_ms": delay_ms, "capacity": 5000, "clients": clients,
+        "mode": "duration", "diversity": 2, "connect": "persistent", "duration_s": window_s, "rate": rate,
+        "offered_rps": rate, "throughput_rps": 2 * served, "bookings_rps": served,
+        "bound_rps": 2 * min(knee, rate), "efficiency": served / min(knee, rate), "answers": 2 * len(answered), "errors": 0,
+        "unanswered": backlog, "starved_clients": 0, "fairness": 1.0, "server_cpu_pct": 20.0,
+        "loadgen_cpu_pct": 30.0, "loadgen_saturated": False,
+    }  # fmt: skip
+    return Point(columns, answered, unanswered)
+
+
 class RunFolders:
     """What a test needs to write its own run folders under tmp_path (the fixture ``runs``)."""
 
     Point = Point
     closed_loop_point = staticmethod(closed_loop_point)
+    open_loop_point = staticmethod(open_loop_point)
     latency_columns = staticmethod(latency_columns)
     histogram = staticmethod(histogram)
 
