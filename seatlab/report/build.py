@@ -15,7 +15,7 @@ import pandas as pd
 from seatlab.report.collect import Results, load_results
 from seatlab.report.figure import counting_text, machine_text, params_text
 from seatlab.report.findings import findings
-from seatlab.report.latency import flags, ms_text
+from seatlab.report.latency import counts_unanswered, flags, ms_text
 from seatlab.report.plots import draw_all
 from seatlab.report.stored import REPORT_MD
 
@@ -124,7 +124,8 @@ def render(results: Results, plots: list[Path]) -> str:
         out.append("")
     out += ["## Machine", "", *_machine_lines(meta), "", "## Findings", ""]
     out += [f"- {line}" for line in findings(results)] if len(frame) else ["- no points were measured"]
-    out += ["", "## Points", "", f"Latencies: {counting_text(frame)}; >= marks a lower bound.", ""]
+    marks = "; >= marks a lower bound" if counts_unanswered(frame) else ""
+    out += ["", "## Points", "", f"Latencies: {counting_text(frame)}{marks}.", ""]
     out += [table(results) if len(frame) else "(none)", ""]
     if plots:
         out += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]

@@ -26,9 +26,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from seatlab.report.collect import Results, value_text
-from seatlab.report.figure import AXIS_LABELS, colors, save, series_frames, subtitle
+from seatlab.report.figure import AXIS_LABELS, colors, log_ms_axis, save, series_frames, subtitle
 from seatlab.report.latency_plot import LOWER_BOUND as TRIANGLES
-from seatlab.report.stored import ALL_HDR, CENSORED_HDR, LOAD_DIR, SERVED_HDR, read_histogram
+from seatlab.report.stored import ALL_HDR, CENSORED_HDR, SERVED_HDR, load_folder, read_histogram
 
 LOWER_BOUND = "shaded, " + TRIANGLES
 NINES = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
@@ -63,7 +63,7 @@ def point_histograms(rows: pd.DataFrame) -> PointHistograms | None:
     for run_dir, point_dir in zip(rows["run_dir"], rows["point_dir"], strict=True):
         if not isinstance(point_dir, str) or not isinstance(run_dir, str):
             continue
-        load = Path(run_dir) / point_dir / LOAD_DIR
+        load = load_folder(Path(run_dir), point_dir)
         if (load / SERVED_HDR).is_file():
             every.append(read_histogram(load / ALL_HDR))
             served.append(read_histogram(load / SERVED_HDR))
@@ -145,12 +145,17 @@ def percentiles_figure(results: Results) -> Figure | None:
     for ax in axes[:, 0]:
         ax.set_ylabel("latency (ms, log scale)")
     handles, _ = axes.flat[0].get_legend_handles_labels()
-    keys = [Line2D([], [], linestyle="--", color="gray", label="dashed: answered requests only")]
+    keys = (
+        []
+        if legacy and not marked
+        else [Line2D([], [], linestyle="--", color="gray", label="dashed: answered requests only")]
+    )
     if marked:
         keys.append(
             Line2D([], [], linestyle="", marker="^", color="gray", markerfacecolor="white", label=LOWER_BOUND)
         )
-    axes.flat[0].legend(handles=handles + keys, fontsize=7)
+    # beside the panels, not over the first one's curves
+    fig.legend(handles=handles + keys, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.9))
     what = "answered requests only" if legacy and not marked else "every request counted"
     fig.suptitle(f"Latency by percentile ({what})\n{subtitle(results, results.ok)}", fontsize=9)
     return fig
@@ -173,11 +178,10 @@ def mark_lower_bounds(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, low: np.ndar
 def nines_axis(ax: plt.Axes, reach: float) -> None:
     """The 1/(1-p) axis, labelled in percent, up to the furthest percentile any curve here resolves."""
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_ms_axis(ax)
     ticks = [1.0 / (1.0 - p / 100.0) for p in NINES if 1.0 / (1.0 - p / 100.0) <= reach * 1.5]
     ax.set_xticks(ticks, [f"{p:g}%" for p in NINES[: len(ticks)]])
-    ax.minorticks_off()
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.set_xlim(1.8, max(reach, ticks[-1]) * 1.15)
     ax.set_xlabel("percentile")
     ax.grid(True, which="both", alpha=0.3)

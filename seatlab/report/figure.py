@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -112,12 +113,20 @@ def x_axis(ax: Axes, frame: pd.DataFrame, x: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
+def log_ms_axis(ax: Axes) -> None:
+    """A log latency axis labelled in plain ms at 1-2-5 steps, so even a narrow range has a few labels."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def colors() -> list[str]:
     return list(plt.rcParams["axes.prop_cycle"].by_key()["color"])
 
 
 def save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # a legend placed beside the axes stays in
     plt.close(fig)
     return path

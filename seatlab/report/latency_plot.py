@@ -13,7 +13,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -23,6 +22,7 @@ from seatlab.report.figure import (
     AXIS_LABELS,
     colors,
     is_ceiling,
+    log_ms_axis,
     median,
     save,
     series_frames,
@@ -64,8 +64,7 @@ def log_latency(axes: list[Axes], values: list[float], force: bool = False) -> s
     positive = [v for v in values if v > 0]
     if positive and (force or max(positive) / min(positive) >= 10):
         for ax in axes:
-            ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            log_ms_axis(ax)
         return "ms, log scale"
     return "ms"
 

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from seatlab.report.collect import Results
 from seatlab.report.distribution import plot_percentiles
 from seatlab.report.figure import (
+    AXIS_LABELS,
     colors,
     is_ceiling,
     median,
@@ -90,7 +91,9 @@ def throughput_figure(results: Results) -> Figure:
         ax.set_yscale("log")
     x_axis(ax, ok, x)
     ax.set_ylabel("throughput (answers/s)")
-    what = f"Throughput vs {x}" + (" (dashed: Little's law, concurrency / delay)" if bounded else "")
+    what = f"Throughput vs {AXIS_LABELS.get(x, x)}" + (
+        " (dashed: Little's law, concurrency / delay)" if bounded else ""
+    )
     ax.margins(y=0.12)  # room for the notes under the lowest points
     ax.set_title(f"{what}\n{subtitle(results, ok)}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
@@ -146,13 +149,18 @@ def plot_cpu(results: Results, path: Path) -> Path:
         for series, frame in series_frames(ok):
             line = median(frame, x, column).dropna()
             ax.plot(line.index, line.values, "-o", label=series)
+            full = frame[flags(frame, "loadgen_saturated")]
+            if column == "loadgen_cpu_pct" and len(full):
+                ax.plot(full[x], full[column], "x", color="red", markersize=10, markeredgewidth=2,
+                        label=f"{series}: a load process at a full core")  # fmt: skip
         if cores and ok[column].max() > 30 * cores:  # only where it does not flatten the lines
             ax.axhline(100 * cores, color="gray", linestyle="--", linewidth=0.8, label=f"all {cores} cores")
         x_axis(ax, ok, x)
         ax.set_title(f"{name} CPU", fontsize=9)
     axes[0].set_ylabel("CPU (% of one core)")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"CPU vs {x}\n{subtitle(results, ok)}", fontsize=9)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"CPU vs {AXIS_LABELS.get(x, x)}\n{subtitle(results, ok)}", fontsize=9)
     return save(fig, path)
 
 

@@ -20,6 +20,7 @@ METADATA_JSON = "metadata.json"
 JOB_JSON = "job.json"
 REPORT_MD = "report.md"
 
+POINTS_DIR = "points"  # where the runner keeps the point folders; point_dir names one of them
 LOAD_DIR = "load"
 ALL_HDR = "latency.hdr"  # schema 2: every request; schema 1: the answered ones only
 SERVED_HDR = "served_latency.hdr"  # schema 2 on: the answered requests
@@ -53,6 +54,13 @@ def swept_keys(metadata: dict[str, Any]) -> list[str]:
     """The points.csv columns the run sweeps, x axis first; runs from before ``swept`` swept clients."""
     swept = metadata.get("swept")
     return [str(key) for key in swept] if swept else list(DEFAULT_SWEPT)
+
+
+def load_folder(run_dir: Path, point_dir: str) -> Path:
+    """A point's load-generator folder: ``points/<point_dir>/load``, or ``<point_dir>/load`` (a point_dir
+    written as a path relative to the run)."""
+    nested = run_dir / POINTS_DIR / point_dir / LOAD_DIR
+    return nested if nested.is_dir() else run_dir / point_dir / LOAD_DIR
 
 
 def read_histogram(path: Path) -> HdrHistogram | None:

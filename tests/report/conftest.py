@@ -70,7 +70,7 @@ def latency_columns(answered_ms: list[float], unanswered_ms: list[float]) -> dic
 
 
 def write_run(directory: Path, points: list[Point], swept: list[str] | None = None) -> Path:
-    """A run folder: points.csv, metadata.json and each point's load/ folder with its histograms."""
+    """A run folder as the runner leaves it: points.csv, metadata.json, points/<point_dir>/load/ per point."""
     directory.mkdir(parents=True)
     rows = []
     for i, point in enumerate(points):
@@ -78,7 +78,7 @@ def write_run(directory: Path, points: list[Point], swept: list[str] | None = No
         row.setdefault("point_dir", f"{i:02d}-{row['backend']}")
         if row["status"] == "ok":
             row.update(latency_columns(point.answered_ms, point.unanswered_ms))
-            load = directory / row["point_dir"] / "load"
+            load = directory / "points" / row["point_dir"] / "load"
             load.mkdir(parents=True)
             every = histogram(point.answered_ms + point.unanswered_ms)
             (load / "latency.hdr").write_bytes(bytes(every.encode()))

@@ -79,8 +79,8 @@ def _fake_sweep(tmp_path: Path, run: Path) -> Path:
         mine = points[(points["backend"] == backend) & (points["status"] == "ok")]
         mine.to_csv(job / "points.csv", index=False)
         for point_dir in mine["point_dir"]:
-            if (run / point_dir).is_dir():
-                shutil.copytree(run / point_dir, job / point_dir)
+            if (run / "points" / point_dir).is_dir():
+                shutil.copytree(run / "points" / point_dir, job / "points" / point_dir)
         shutil.copy(run / "metadata.json", job / "metadata.json")
         (job / "job.json").write_text(json.dumps({"status": "ok"}))
     broken = sweep / "2_backend=event"

@@ -41,7 +41,7 @@ def test_one_panel_per_client_count_one_line_per_backend(default_run: Path) -> N
     assert [ax.get_title() for ax in panels] == [f"concurrent clients: {c}" for c in (1, 4, 16, 64)]
     labels = {line.get_label() for line in panels[0].get_lines() if not line.get_label().startswith("_")}
     assert labels == {"tpool", "coro"}
-    legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("lower bound" in text for text in legend)
     tpool_64 = next(line for line in panels[3].get_lines() if line.get_label() == "tpool")
     assert max(tpool_64.get_ydata()) == pytest.approx(3500.0, rel=1e-3)  # the starved clients' wait
@@ -59,7 +59,7 @@ def test_percentiles_png_in_the_run_folder_and_not_for_a_run_without_histograms(
 
 
 def test_a_schema_1_histogram_is_drawn_as_answered_only(default_run: Path) -> None:
-    for load in default_run.glob("*/load"):
+    for load in default_run.glob("points/*/load"):
         (load / "served_latency.hdr").unlink()
         (load / "censored_latency.hdr").unlink()
     fig = percentiles_figure(load_results(default_run))
