@@ -79,7 +79,9 @@ def table(results: Results) -> str:
     swept = [(key, SWEPT_TITLES.get(key, key)) for key in results.swept if key not in dict(TABLE_COLUMNS)]
     columns = [("series", "series"), *swept, *TABLE_COLUMNS]
     shown = [(key, title) for key, title in columns if key in frame.columns and frame[key].notna().any()]
+    # columns that only say "none here": no censored request, the load generator never at a full core
     shown = [(key, title) for key, title in shown if key != "censored" or frame[key].fillna(0).gt(0).any()]
+    shown = [(key, title) for key, title in shown if key != "loadgen_saturated" or flags(frame, key).any()]
     cells = {title: _cells(frame, key) for key, title in shown}
     return pd.DataFrame(cells).to_markdown(index=False, disable_numparse=True)
 

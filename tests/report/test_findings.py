@@ -106,3 +106,4 @@ def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) 
     )
     assert "The load generator was saturated (event at 1 clients, event at 100 clients)" in text
     assert (run / "throughput.png").is_file()
+    assert "loadgen full" in (run / "report.md").read_text()  # the row says it too
