@@ -3,12 +3,14 @@
 A multirun job is a subfolder with Hydra's ``.hydra/overrides.yaml``; its
 label is its overrides without ``clients`` (what was swept). A job without
 ``points.csv`` or whose ``job.json`` says failed is kept in ``jobs`` as
-failed with its reason, so reports can name it.
+failed with its reason, so reports can name it. Each row keeps the folder
+it came from (``run_dir``), where its point folders and histograms are;
+metadata.json's ``swept`` says which column is the x axis and which (if
+any) splits the lines.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +191,4 @@ def constant_params(frame: pd.DataFrame) -> dict[str, Any]:
             if len(values) == 1:
                 value = values[0]
                 out[column] = value.item() if hasattr(value, "item") else value
-            elif len(values) == 0 and column == "rate":
-                out[column] = math.nan
     return out

@@ -83,7 +83,7 @@ def _starvation_line(table: pd.DataFrame, x: str) -> str:
     row = hit.loc[last]
     clients = int(row["clients"]) if "clients" in row else int(last)
     text = (
-        f"Starves clients from {_at(x, hit.index[0])} on: at {_at(x, last)}"
+        f"Starves clients from {_at(x, hit.index[0])} on: at {_at(x, last)},"
         f" {int(row['starved_clients'])} of {clients} got no answer in the window"
         f" (fairness {row['fairness']:.2f})"
     )
@@ -134,7 +134,7 @@ def series_findings(name: str, frame: pd.DataFrame, ceiling: pd.Series | None, x
 
 
 def _plateau(table: pd.DataFrame) -> tuple[object, float] | None:
-    """The x from which throughput stays within 5% while the bound keeps rising, if any (3 points or more)."""
+    """The x from which throughput stays within 5% to the last point, if that is 3 points or more."""
     values = table["throughput_rps"]
     start = None
     for i in range(len(values) - 1, -1, -1):

@@ -19,7 +19,7 @@ def _findings(run: Path) -> str:
 def test_findings_say_who_starves_whom_and_quote_p99_over_every_request(default_run: Path) -> None:
     text = _findings(default_run)
     assert "Starvation: tpool starves 62 of 64 clients at 64 clients; coro starves no one." in text
-    assert "at 64 clients 62 of 64 got no answer in the window" in text
+    assert "at 64 clients, 62 of 64 got no answer in the window" in text
     assert "p99 >= 3,500 ms over every request, 62 requests unanswered" in text
     assert "(answered requests alone: p99 51.4 ms)" in text
     assert "coro 1,280 req/s (p99 51.4 ms); tpool 40.0 req/s (p99 >= 3,500 ms, 62 clients starved)" in text
