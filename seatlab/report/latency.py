@@ -27,29 +27,29 @@ PERCENTILES: tuple[tuple[str, str], ...] = (
 
 
 def counts_unanswered(frame: pd.DataFrame) -> bool:
-    """True when the rows' default percentiles cover every request (schema 2 on)."""
-    return "censored" in frame.columns
+    """True when the rows' default percentiles cover every request (schema 2 on), in some row at least."""
+    return "censored" in frame.columns and bool(frame["censored"].notna().any())
 
 
 def with_latency_views(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with both views filled in: ``served_*`` always, ``p*_ms`` NaN where not measured.
 
-    Old rows' percentiles move to ``served_*``; their all-request columns
-    become NaN and their ``*_censored`` flags False, so a plot draws them as
-    what they are.
+    Old rows' percentiles (no ``censored`` count: schema 1, or an old job
+    in a sweep beside new ones) move to ``served_*``; their all-request
+    columns become NaN and their ``*_censored`` flags False, so a plot
+    draws them as what they are.
     """
     frame = frame.copy()
-    legacy = not counts_unanswered(frame)
+    old = frame["censored"].isna() if "censored" in frame.columns else pd.Series(True, index=frame.index)
     for name, _ in PERCENTILES:
         column, served = f"{name}_ms", f"served_{name}_ms"
         if column not in frame.columns:
             frame[column] = math.nan
-        if legacy:
-            frame[served] = frame[column]
-            frame[column] = math.nan
-        elif served not in frame.columns:
+        if served not in frame.columns:
             frame[served] = math.nan
-        frame[f"{name}_censored"] = censored_flags(frame, name)
+        frame[served] = frame[served].where(~old, frame[column])
+        frame[column] = frame[column].where(~old, math.nan)
+        frame[f"{name}_censored"] = censored_flags(frame, name) & ~old
     return frame
 
 

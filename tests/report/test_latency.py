@@ -36,3 +36,19 @@ def test_new_rows_keep_both_views_and_read_the_flags_from_csv_text() -> None:
 def test_ms_text_says_when_a_figure_is_a_lower_bound() -> None:
     assert ms_text(3500.0, lower_bound=True) == ">= 3,500 ms"
     assert ms_text(51.44) == "51.4 ms" and ms_text(0.123) == "0.123 ms" and ms_text(math.nan) == "n/a"
+
+
+def test_a_sweep_of_old_and_new_jobs_reads_each_row_by_its_own_schema() -> None:
+    mixed = pd.DataFrame(
+        {
+            "p99_ms": [53.1, 3500.0],
+            "served_p99_ms": [math.nan, 51.4],
+            "p99_censored": [math.nan, True],
+            "censored": [math.nan, 62],
+        }
+    )
+    views = with_latency_views(mixed)
+    assert counts_unanswered(views)
+    assert math.isnan(views.loc[0, "p99_ms"]) and views.loc[0, "served_p99_ms"] == 53.1  # the old job
+    assert views.loc[1, "p99_ms"] == 3500.0 and views.loc[1, "served_p99_ms"] == 51.4
+    assert list(views["p99_censored"]) == [False, True]
