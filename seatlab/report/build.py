@@ -7,6 +7,7 @@ and of a multirun, and what ``python -m seatlab.report`` calls to redraw.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ TABLE_COLUMNS = [
 ]
 SWEPT_TITLES = {"delay_ms": "delay ms", "threads": "threads", "capacity": "capacity"}
 _COUNTS = {"clients", "errors", "unanswered", "censored", "starved_clients", "threads", "capacity"}
+_TEXT = {"series", "status"}
 _BOUNDABLE = {"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"}
 
 
@@ -83,7 +85,12 @@ def table(results: Results) -> str:
     shown = [(key, title) for key, title in shown if key != "censored" or frame[key].fillna(0).gt(0).any()]
     shown = [(key, title) for key, title in shown if key != "loadgen_saturated" or flags(frame, key).any()]
     cells = {title: _cells(frame, key) for key, title in shown}
-    return pd.DataFrame(cells).to_markdown(index=False, disable_numparse=True)
+    align = ["left" if key in _TEXT else "right" for key, _ in shown]
+    markdown = pd.DataFrame(cells).to_markdown(index=False, disable_numparse=True, colalign=align)
+    # without tabulate's padding: a row reads "| coro | 64 | ..." and diffs by what changed
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines()]
+    rows[1] = [re.sub("-+", "---", c) for c in rows[1]]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
 def _cells(frame: pd.DataFrame, key: str) -> list[str]:

@@ -60,6 +60,8 @@ def test_table_is_markdown_with_lower_bounds_marked(default_run: Path) -> None:
     lines = [line for line in report.splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     assert header[:2] == ["series", "clients"] and "p99 ms" in header and "answered p99 ms" in header
+    assert lines[1].startswith("| :--- | ---: |")  # numbers right-aligned, no padding
+    assert "| tpool | 64 | 40.0 |" in report
     rows = {
         (cells[0], cells[1]): dict(zip(header, cells, strict=True))
         for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])
