@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from seatlab.report.collect import Results
+from seatlab.report.collect import Results, value_text
 from seatlab.report.figure import (
     AXIS_LABELS,
     colors,
@@ -55,7 +55,7 @@ def draw_served(ax: Axes, frame: pd.DataFrame, x: str, name: str, color: str, la
     """One series' answered-only percentile `name` against x (dashed); returns the values drawn."""
     line = median(frame, x, f"served_{name}_ms").dropna()
     if len(line):
-        ax.plot(line.index, line.values, "--", marker=".", color=color, label=label)
+        ax.plot(line.index, line.values, "--", marker="o", markersize=4, color=color, label=label)
     return [float(v) for v in line]
 
 
@@ -86,6 +86,11 @@ def latency_figure(results: Results) -> Figure:
     """Top row every request (lower bounds marked), bottom row the answered requests only; a run from
     before unanswered requests were counted has the bottom row alone."""
     ok, x = results.ok, results.x
+    names = list(dict.fromkeys(ok["series"]))
+    single = ok[x].nunique() == 1 and len(names) > 1  # one swept value: the series side by side instead
+    if single:
+        at = f"{AXIS_LABELS.get(x, x)}: {value_text(ok[x].iloc[0])}"
+        ok, x = ok.assign(series_position=ok["series"].map(names.index)), "series_position"
     views = [(draw_percentile, EVERY)] if counts_unanswered(ok) else []
     views.append((draw_served, SERVED))
     fig, grid = plt.subplots(
@@ -100,12 +105,19 @@ def latency_figure(results: Results) -> Figure:
             delays = ok["delay_ms"].dropna().unique() if "delay_ms" in ok and x != "delay_ms" else []
             if len(delays) == 1 and delays[0] > 0:
                 ax.axhline(delays[0], color="gray", linestyle=":", linewidth=0.8, label="the delay")
-            x_axis(ax, ok, x)
+            if single:
+                ax.set_xticks(range(len(names)), names)
+                ax.set_xlim(-0.5, len(names) - 0.5)
+                ax.set_xlabel(at)
+                ax.grid(True, axis="y", which="both", alpha=0.3)
+            else:
+                x_axis(ax, ok, x)
             ax.set_title(f"{title}, {view}", fontsize=9)
     unit = log_latency(list(grid.flat), values, force=x == "rate")
     for axes in grid:
         axes[0].set_ylabel(f"latency ({unit})")
     handles, _ = grid[0][0].get_legend_handles_labels()
     grid[0][0].legend(handles=handles + legend_keys(ok), fontsize=8)
-    fig.suptitle(f"Latency vs {AXIS_LABELS.get(x, x)}\n{subtitle(results, ok)}", fontsize=9)
+    what = f"Latency by series ({at})" if single else f"Latency vs {AXIS_LABELS.get(x, x)}"
+    fig.suptitle(f"{what}\n{subtitle(results, ok)}", fontsize=9)
     return fig

@@ -45,3 +45,15 @@ def test_a_run_from_before_counting_unanswered_requests_has_the_answered_view_al
         "p99.9, answered requests only",
     ]
     assert "predates counting unanswered" in fig.texts[0].get_text()
+
+
+def test_one_swept_value_puts_the_backends_side_by_side(runs) -> None:
+    points = [runs.closed_loop_point(backend, 10) for backend in ("tpool", "coro", "event")]
+    for i, point in enumerate(points):
+        point.columns["point_dir"] = f"{i:02d}-{point.columns['backend']}"
+    fig = latency_figure(load_results(runs.write("seed", points, swept=["clients"])))
+    p99 = fig.axes[1]
+    assert [t.get_text() for t in p99.get_xticklabels()] == ["tpool", "coro", "event"]
+    assert p99.get_xlabel() == "concurrent clients: 10"
+    tpool = next(line for line in p99.get_lines() if line.get_label() == "tpool")
+    assert list(tpool.get_xdata()) == [0] and tpool.get_ydata()[0] >= 3500  # 8 of 10 starved, waiting
