@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 
 from seatlab.report.collect import Results, value_text
 from seatlab.report.figure import AXIS_LABELS, colors, log_ms_axis, save, series_frames, subtitle
+from seatlab.report.latency import HISTOGRAM_CEILING_MS
 from seatlab.report.latency_plot import LOWER_BOUND as TRIANGLES
 from seatlab.report.stored import ALL_HDR, CENSORED_HDR, SERVED_HDR, load_folder, read_histogram
 
@@ -86,7 +87,7 @@ def curve(h: HdrHistogram, censored: HdrHistogram | None) -> tuple[np.ndarray, n
     values = np.array([h.get_value_at_percentile(p) for p in grid], dtype=float)
     low = np.array(
         [bool(censored is not None and censored.get_count_at_value(int(v)) > 0) for v in values], dtype=bool
-    )
+    ) | (values / 1000.0 >= HISTOGRAM_CEILING_MS)  # clamped at the histogram's ceiling: at least that
     return 1.0 / (1.0 - grid / 100.0), values / 1000.0, low
 
 

@@ -17,6 +17,10 @@ from typing import Any
 
 import pandas as pd
 
+# The load generator's histograms stop at 60 s (seatlab.client.histogram.HIGHEST_US) and clamp what is
+# longer: a value at that ceiling is only a lower bound too (a client that waited 120 s reads 60 s).
+HISTOGRAM_CEILING_MS = 60_000.0 * 0.999
+
 PERCENTILES: tuple[tuple[str, str], ...] = (
     ("p50", "p50"),
     ("p90", "p90"),
@@ -49,7 +53,8 @@ def with_latency_views(frame: pd.DataFrame) -> pd.DataFrame:
             frame[served] = math.nan
         frame[served] = frame[served].where(~old, frame[column])
         frame[column] = frame[column].where(~old, math.nan)
-        frame[f"{name}_censored"] = censored_flags(frame, name) & ~old
+        clamped = frame[column].fillna(0) >= HISTOGRAM_CEILING_MS
+        frame[f"{name}_censored"] = (censored_flags(frame, name) & ~old) | clamped
     return frame
 
 

@@ -66,3 +66,11 @@ def test_a_schema_1_histogram_is_drawn_as_answered_only(default_run: Path) -> No
     assert fig is not None
     labels = {line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")}
     assert labels == {"tpool (answered only)", "coro (answered only)"}
+
+
+def test_curve_marks_values_clamped_at_the_histograms_ceiling(runs) -> None:
+    every = runs.histogram([50.0] * 990 + [120_000.0] * 10)  # recorded as 60 s, the histogram's ceiling
+    xs, ys, low = curve(every, runs.histogram([]))
+    p = 100 * (1 - 1 / xs)
+    assert ys.max() == pytest.approx(60_000.0, rel=1e-3)
+    assert low[p > 99.05].all() and not low[p < 98.9].any()

@@ -52,3 +52,10 @@ def test_a_sweep_of_old_and_new_jobs_reads_each_row_by_its_own_schema() -> None:
     assert math.isnan(views.loc[0, "p99_ms"]) and views.loc[0, "served_p99_ms"] == 53.1  # the old job
     assert views.loc[1, "p99_ms"] == 3500.0 and views.loc[1, "served_p99_ms"] == 51.4
     assert list(views["p99_censored"]) == [False, True]
+
+
+def test_a_value_at_the_histograms_ceiling_is_a_lower_bound() -> None:
+    # a sell-out client that waited 120 s is recorded at the 60 s the load generator's histogram holds
+    row = pd.DataFrame({"p99_ms": [55.0], "p999_ms": [60_000.0], "p999_censored": [False], "censored": [0]})
+    views = with_latency_views(row)
+    assert not views.loc[0, "p99_censored"] and views.loc[0, "p999_censored"]
