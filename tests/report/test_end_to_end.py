@@ -23,10 +23,8 @@ from seatlab.report.latency import counts_unanswered
 WINDOW_S = 1.0
 
 
-@pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("e2e")
-    args = ["backend=[tpool,coro]", "clients=[1,4]", "delay=50", "threads=2", f"duration={WINDOW_S}"]
+def _seatlab(cwd: Path, *args: str) -> Path:
+    """Run ``python -m seatlab ARGS`` in `cwd`; the folder it reports into (results/latest)."""
     done = subprocess.run(
         [
             sys.executable,
@@ -39,13 +37,21 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
         cwd=cwd,
         env={**os.environ, "HYDRA_FULL_ERROR": "1"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return (cwd / "results" / "latest").resolve()
+
+
+SETTINGS = ["delay=50", "threads=2", f"duration={WINDOW_S}"]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _seatlab(tmp_path_factory.mktemp("run"), "backend=[tpool,coro]", "clients=[1,4]", *SETTINGS)
 
 
 def test_the_report_of_a_real_run_says_who_starves_whom(
@@ -65,3 +71,13 @@ def test_a_real_runs_tail_latency_counts_the_starved_clients(real_run: Path) -> 
     assert rows.loc[("tpool", 4), "p99_ms"] >= 1000 * WINDOW_S and rows.loc[("tpool", 4), "p99_censored"]
     assert not rows.loc[("coro", 4), "p99_censored"] and rows.loc[("coro", 4), "p99_ms"] < 1000 * WINDOW_S
     assert "p99 >= " in (real_run / "report.md").read_text()
+
+
+def test_a_real_multirun_gets_the_percentiles_in_its_sweep_folder(
+    tmp_path: Path, pngs: Callable[[Path], set[str]]
+) -> None:
+    sweep = _seatlab(tmp_path, "-m", "backend=tpool,coro", "clients=[4]", *SETTINGS)
+    assert sweep.parent.parent.name == "multirun"
+    assert "percentiles.png" in pngs(sweep)
+    report = (sweep / "report.md").read_text()
+    assert "backend=tpool starves 2 of 4 clients at 4 clients; backend=coro starves no one." in report
