@@ -3,12 +3,14 @@
 A multirun job is a subfolder with Hydra's ``.hydra/overrides.yaml``; its
 label is its overrides without ``clients`` (what was swept). A job without
 ``points.csv`` or whose ``job.json`` says failed is kept in ``jobs`` as
-failed with its reason, so reports can name it.
+failed with its reason, so reports can name it. Each row keeps the folder
+it came from (``run_dir``), where its point folders and histograms are;
+metadata.json's ``swept`` says which column is the x axis and which (if
+any) splits the lines.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from seatlab.runner.results import COMBINED_CSV, JOB_JSON, METADATA_JSON, POINTS_CSV, read_json, read_points
+from seatlab.report.latency import with_latency_views
+from seatlab.report.stored import (
+    COMBINED_CSV,
+    JOB_JSON,
+    POINTS_CSV,
+    read_json,
+    read_metadata,
+    read_points,
+    swept_keys,
+)
 
 _HIDDEN_OVERRIDES = ("clients", "results_dir", "hydra.")
 
@@ -36,6 +47,8 @@ class JobResult:
 
 @dataclass
 class Results:
+    """What a run or sweep folder holds: one row per point (``run_dir``: the folder its point_dir is in)."""
+
     kind: str  # "run" or "sweep"
     directory: Path
     frame: pd.DataFrame
@@ -46,14 +59,24 @@ class Results:
     def ok(self) -> pd.DataFrame:
         return self.frame[self.frame["status"] == "ok"]
 
+    @property
+    def swept(self) -> list[str]:
+        """The swept keys that are columns here: the first is the x axis, the second (if any) splits lines."""
+        return [key for key in swept_keys(self.metadata) if key in self.frame.columns] or ["clients"]
+
+    @property
+    def x(self) -> str:
+        return self.swept[0]
+
 
 def load_results(directory: Path) -> Results:
     directory = Path(directory)
     if (directory / POINTS_CSV).is_file():
         frame = read_points(directory / POINTS_CSV)
-        metadata = _metadata(directory)
+        frame["run_dir"] = str(directory)
+        metadata = read_metadata(directory)
         job = _job_status(directory, label="", points=len(frame))
-        return Results("run", directory, add_series(frame), metadata, [job])
+        return Results("run", directory, _prepared(frame, metadata), metadata, [job])
     job_dirs = sorted((p.parent.parent for p in directory.glob("*/.hydra/overrides.yaml")), key=_job_order)
     if job_dirs:
         return _sweep(directory, job_dirs)
@@ -62,7 +85,8 @@ def load_results(directory: Path) -> Results:
         jobs = [
             JobResult(str(label), "", "ok", "", int(n)) for label, n in frame.groupby("job").size().items()
         ]
-        return Results("sweep", directory, add_series(frame), _metadata(directory), jobs)
+        metadata = read_metadata(directory)
+        return Results("sweep", directory, _prepared(frame, metadata), metadata, jobs)
     raise ResultsNotFound(
         f"{directory}: no {POINTS_CSV} (a run) and no job folders or {COMBINED_CSV} (a multirun)"
     )
@@ -83,13 +107,14 @@ def _sweep(directory: Path, job_dirs: list[Path]) -> Results:
         frame = read_points(points) if points.is_file() else None
         if frame is not None:
             frame["job"] = label
+            frame["run_dir"] = str(job_dir)
             frames.append(frame)
-            metadata = metadata or _metadata(job_dir)
+            metadata = metadata or read_metadata(job_dir)
         jobs.append(_job_status(job_dir, label, 0 if frame is None else len(frame)))
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["job", "status"])
     if frames:
-        combined.to_csv(directory / COMBINED_CSV, index=False)
-    return Results("sweep", directory, add_series(combined), metadata, jobs)
+        combined.drop(columns="run_dir").to_csv(directory / COMBINED_CSV, index=False)
+    return Results("sweep", directory, _prepared(combined, metadata), metadata, jobs)
 
 
 def job_overrides(job_dir: Path) -> list[str]:
@@ -119,13 +144,14 @@ def _job_status(job_dir: Path, label: str, points: int) -> JobResult:
     return JobResult(label, job_dir.name, status, reason, points)
 
 
-def _metadata(directory: Path) -> dict[str, Any]:
-    path = directory / METADATA_JSON
-    return read_json(path) if path.is_file() else {}
+def _prepared(frame: pd.DataFrame, metadata: dict[str, Any]) -> pd.DataFrame:
+    """The rows as the report draws them: labelled by series, both latency views filled in."""
+    return with_latency_views(add_series(frame, swept_keys(metadata)))
 
 
-def add_series(frame: pd.DataFrame) -> pd.DataFrame:
-    """Label each row with the line it belongs to: what differs between jobs and backends."""
+def add_series(frame: pd.DataFrame, swept: list[str] | tuple[str, ...] = ("clients",)) -> pd.DataFrame:
+    """Label each row with the line it belongs to: what differs between jobs and backends, and the
+    value of the second swept key (the first is the x axis) when the run sweeps two."""
     frame = frame.copy()
     if frame.empty:
         frame["series"] = pd.Series(dtype=str)
@@ -141,7 +167,19 @@ def add_series(frame: pd.DataFrame) -> pd.DataFrame:
         return " ".join(parts)
 
     frame["series"] = frame.apply(label, axis=1)
+    if len(swept) > 1 and swept[1] in frame.columns:
+        key = swept[1]
+        frame["series"] = [
+            f"{s} {key}={value_text(v)}" for s, v in zip(frame["series"], frame[key], strict=True)
+        ]
     return frame
+
+
+def value_text(value: Any) -> str:
+    """A swept value as people write it: 4, not 4.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def constant_params(frame: pd.DataFrame) -> dict[str, Any]:
@@ -153,6 +191,4 @@ def constant_params(frame: pd.DataFrame) -> dict[str, Any]:
             if len(values) == 1:
                 value = values[0]
                 out[column] = value.item() if hasattr(value, "item") else value
-            elif len(values) == 0 and column == "rate":
-                out[column] = math.nan
     return out

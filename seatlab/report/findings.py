@@ -1,4 +1,8 @@
-"""Findings in numbers: where each series follows Little's law's bound, where it leaves it, and by how much."""
+"""Findings in words: where each series follows Little's law's bound, whom it starves, and its p99 over
+every request, with ``>=`` wherever a figure is only a lower bound (it falls on a request still
+unanswered when the window closed). Runs from before unanswered requests were counted say that their
+percentiles cover the answered requests only.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,16 @@ import math
 
 import pandas as pd
 
-from seatlab.report.plots import CEILING_BACKEND
+from seatlab.report.collect import Results, value_text
+from seatlab.report.figure import AXIS_LABELS, CEILING_BACKEND, series_frames
+from seatlab.report.latency import counts_unanswered, flags, ms_text
+from seatlab.report.load_latency import is_rate_sweep, knees
 
 TRACKS = 0.9  # efficiency at or above this counts as "on its bound"
+_MEDIANS = (
+    "throughput_rps", "starved_clients", "clients", "fairness", "bound_rps", "efficiency", "p99_ms",
+    "served_p99_ms", "censored", "sellout_s", "predicted_sellout_s",
+)  # fmt: skip
 
 
 def _fmt(value: float, unit: str = "") -> str:
@@ -18,86 +29,113 @@ def _fmt(value: float, unit: str = "") -> str:
     return text + unit
 
 
-def _by_clients(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = [
-        "throughput_rps",
-        "starved_clients",
-        "fairness",
-        "bound_rps",
-        "efficiency",
-        "p50_ms",
-        "p99_ms",
-        "sellout_s",
-        "predicted_sellout_s",
-        "server_cpu_pct",
-        "loadgen_cpu_pct",
-    ]
-    present = [c for c in columns if c in frame.columns]
-    return frame.groupby("clients")[present].median().sort_index()
+def _at(x: str, value: object) -> str:
+    """'64 clients', 'threads 4', 'rate 300': where a figure was measured."""
+    return f"{value_text(value)} clients" if x == "clients" else f"{x} {value_text(value)}"
 
 
-def series_findings(name: str, frame: pd.DataFrame, ceiling: pd.Series | None) -> list[str]:
-    """`ceiling`: the calibration target's throughput by client count, when it ran beside this series."""
-    table = _by_clients(frame)
+def by_x(frame: pd.DataFrame, x: str) -> pd.DataFrame:
+    """One row per swept value: medians over repetitions, and whether p99 was a lower bound in any."""
+    present = [c for c in _MEDIANS if c in frame.columns and c != x]
+    table = frame.groupby(x)[present].median().sort_index()
+    table["p99_low"] = frame.assign(low=flags(frame, "p99_censored")).groupby(x)["low"].any()
+    return table
+
+
+def p99_text(row: pd.Series) -> str:
+    """p99 over every request (``>=`` when a lower bound), or the answered-only p99 of an old run."""
+    if not math.isnan(row.get("p99_ms", math.nan)):
+        return f"p99 {ms_text(row['p99_ms'], bool(row['p99_low']))}"
+    return f"p99 of answered requests {ms_text(row.get('served_p99_ms', math.nan))}"
+
+
+def _bound_lines(table: pd.DataFrame, x: str) -> list[str]:
     lines: list[str] = []
-    peak_clients = int(table["throughput_rps"].idxmax())
-    peak = table["throughput_rps"].max()
-    if table["bound_rps"].notna().any():
-        effs = ", ".join(f"{int(c)}: {e:.2f}" for c, e in table["efficiency"].items())
-        lines.append(f"**{name}**: efficiency (throughput / Little's law bound) by clients: {effs}.")
-        on = table["efficiency"] >= TRACKS
-        if on.all():
-            lines.append(
-                f"  Tracks its bound (>= {TRACKS}) at every client count, up to "
-                f"{_fmt(table['throughput_rps'].iloc[-1])} req/s at {int(table.index[-1])} clients."
-            )
-        else:
-            first_off = int(on[~on].index[0])
-            row = table.loc[first_off]
-            lines.append(
-                f"  Leaves its bound at {first_off} clients: {_fmt(row['throughput_rps'])} req/s = "
-                f"{row['efficiency']:.2f} of {_fmt(row['bound_rps'])} req/s"
-                f" (p99 {_fmt(row['p99_ms'], ' ms')})."
-            )
-        flat = _plateau(table)
-        if flat is not None:
-            clients, level = flat
-            bound_there = table.loc[clients, "bound_rps"]
-            lines.append(
-                f"  Flat at about {_fmt(level)} req/s from {clients} clients on"
-                f" ({level / bound_there:.2f} of the bound there, {_fmt(bound_there)} req/s)."
-            )
-    else:
-        lines.append(f"**{name}**: no delay bound; peak {_fmt(peak)} req/s at {peak_clients} clients.")
-    if "starved_clients" in table and table["starved_clients"].fillna(0).gt(0).any():
-        hit = table[table["starved_clients"] > 0]
-        first, last = int(hit.index[0]), int(hit.index[-1])
+    effs = ", ".join(f"{value_text(c)}: {e:.2f}" for c, e in table["efficiency"].items())
+    lines.append(f"efficiency (throughput / Little's law bound) by {AXIS_LABELS.get(x, x)}: {effs}.")
+    on = table["efficiency"] >= TRACKS
+    if on.all():
         lines.append(
-            f"  Starves clients from {first} clients on: at {last} clients"
-            f" {int(hit.loc[last, 'starved_clients'])} of {last} got no answer in the window"
-            f" (fairness {hit.loc[last, 'fairness']:.2f}); its latency percentiles cover only the served ones."
+            f"Tracks its bound (>= {TRACKS}) everywhere, up to "
+            f"{_fmt(table['throughput_rps'].iloc[-1])} req/s at {_at(x, table.index[-1])}."
         )
+    else:
+        first_off = on[~on].index[0]
+        row = table.loc[first_off]
+        lines.append(
+            f"Leaves its bound at {_at(x, first_off)}: {_fmt(row['throughput_rps'])} req/s = "
+            f"{row['efficiency']:.2f} of {_fmt(row['bound_rps'])} req/s ({p99_text(row)})."
+        )
+    flat = _plateau(table)
+    if flat is not None:
+        start, level = flat
+        bound_there = table.loc[start, "bound_rps"]
+        lines.append(
+            f"Flat at about {_fmt(level)} req/s from {_at(x, start)} on"
+            f" ({level / bound_there:.2f} of the bound there, {_fmt(bound_there)} req/s)."
+        )
+    return lines
+
+
+def _starvation_line(table: pd.DataFrame, x: str) -> str:
+    hit = table[table["starved_clients"].fillna(0) > 0]
+    last = hit.index[-1]
+    row = hit.loc[last]
+    clients = int(row["clients"]) if "clients" in row else int(last)
+    text = (
+        f"Starves clients from {_at(x, hit.index[0])} on: at {_at(x, last)},"
+        f" {int(row['starved_clients'])} of {clients} got no answer in the window"
+        f" (fairness {row['fairness']:.2f})"
+    )
+    if math.isnan(row.get("p99_ms", math.nan)):
+        return (
+            text
+            + "; this run predates counting unanswered requests: its percentiles cover only the served ones."
+        )
+    waiting = (
+        "" if math.isnan(row.get("censored", math.nan)) else f", {int(row['censored'])} requests unanswered"
+    )
+    return (
+        text + f"; their waits count: {p99_text(row)} over every request{waiting}"
+        f" (answered requests alone: p99 {ms_text(row['served_p99_ms'])})."
+    )
+
+
+def series_findings(name: str, frame: pd.DataFrame, ceiling: pd.Series | None, x: str) -> list[str]:
+    """`ceiling`: the calibration target's throughput by x, when it ran beside this series."""
+    table = by_x(frame, x)
+    lines = [f"**{name}**:"]
+    if table["bound_rps"].notna().any():
+        lines += _bound_lines(table, x)
+    else:
+        peak_at = table["throughput_rps"].idxmax()
+        lines.append(
+            f"no delay bound; peak {_fmt(table['throughput_rps'].max())} req/s at {_at(x, peak_at)}."
+        )
+    if "starved_clients" in table and table["starved_clients"].fillna(0).gt(0).any():
+        lines.append(_starvation_line(table, x))
+    else:
+        last = table.index[-1]
+        lines.append(f"No client starved; at {_at(x, last)} {p99_text(table.loc[last])}.")
     if ceiling is not None and len(ceiling):
         shared = [c for c in table.index if c in ceiling.index and ceiling[c] > 0]
         if shared:
-            ratios = ", ".join(f"{int(c)}: {table.loc[c, 'throughput_rps'] / ceiling[c]:.2f}" for c in shared)
-            lines.append(
-                f"  Share of the machine ceiling (calibration target at the same client count): {ratios}."
+            ratios = ", ".join(
+                f"{value_text(c)}: {table.loc[c, 'throughput_rps'] / ceiling[c]:.2f}" for c in shared
             )
+            lines.append(f"Share of the machine ceiling (calibration target at the same {x}): {ratios}.")
     if "sellout_s" in table and table["sellout_s"].notna().any():
-        for clients, row in table.iterrows():
+        for at, row in table.iterrows():
             lines.append(
-                f"  Sold out in {_fmt(row['sellout_s'], ' s')} with {int(clients)} clients;"
+                f"Sold out in {_fmt(row['sellout_s'], ' s')} with {_at(x, at)};"
                 f" Little's law predicts {_fmt(row['predicted_sellout_s'], ' s')}."
             )
     return lines
 
 
-def _plateau(table: pd.DataFrame) -> tuple[int, float] | None:
-    """The client count from which throughput stays within 5% while the bound keeps rising, if any."""
+def _plateau(table: pd.DataFrame) -> tuple[object, float] | None:
+    """The x from which throughput stays within 5% to the last point, if that is 3 points or more."""
     values = table["throughput_rps"]
-    if len(values) < 3:
-        return None
     start = None
     for i in range(len(values) - 1, -1, -1):
         window = values.iloc[i:]
@@ -107,21 +145,22 @@ def _plateau(table: pd.DataFrame) -> tuple[int, float] | None:
             break
     if start is None or len(values) - start < 3:
         return None
-    return int(values.index[start]), float(values.iloc[start:].median())
+    return values.index[start], float(values.iloc[start:].median())
 
 
-def comparison(ok: pd.DataFrame) -> list[str]:
-    """Side by side at the largest client count every series shares."""
+def comparison(ok: pd.DataFrame, x: str) -> list[str]:
+    """Side by side at the largest x every series shares: throughput, p99 over every request, starvation."""
     served = ok[ok["backend"] != CEILING_BACKEND]
     names = list(dict.fromkeys(served["series"]))
     if len(names) < 2:
         return []
-    shared = set.intersection(*(set(served[served["series"] == n]["clients"]) for n in names))
+    shared = set.intersection(*(set(served[served["series"] == n][x]) for n in names))
     if not shared:
         return []
-    clients = max(shared)
-    columns = [c for c in ("throughput_rps", "p99_ms", "starved_clients") if c in served.columns]
-    at = served[served["clients"] == clients].groupby("series")[columns].median()
+    at_x = max(shared)
+    at = pd.DataFrame(
+        {name: by_x(part, x).loc[at_x] for name, part in series_frames(served[served[x] == at_x])}
+    ).T
     at = at.sort_values("throughput_rps", ascending=False)
 
     def starved(row: pd.Series) -> str:
@@ -129,46 +168,87 @@ def comparison(ok: pd.DataFrame) -> list[str]:
         return f", {int(count)} clients starved" if not math.isnan(count) and count > 0 else ""
 
     parts = [
-        f"{name} {_fmt(row['throughput_rps'])} req/s (p99 {_fmt(row['p99_ms'], ' ms')}{starved(row)})"
+        f"{name} {_fmt(row['throughput_rps'])} req/s ({p99_text(row)}{starved(row)})"
         for name, row in at.iterrows()
     ]
     best, worst = at.index[0], at.index[-1]
-    ratio = (
-        at.loc[best, "throughput_rps"] / at.loc[worst, "throughput_rps"]
-        if at.loc[worst, "throughput_rps"]
-        else math.inf
+    worst_rps = at.loc[worst, "throughput_rps"]
+    ratio = at.loc[best, "throughput_rps"] / worst_rps if worst_rps else math.inf
+    return [f"At {_at(x, at_x)}: " + "; ".join(parts) + f". {best} serves {ratio:.1f}x what {worst} serves."]
+
+
+def starvation(ok: pd.DataFrame, x: str) -> list[str]:
+    """Who starves whom: the series that left clients without an answer, and the ones that did not."""
+    if "starved_clients" not in ok.columns:
+        return []
+    served = ok[ok["backend"] != CEILING_BACKEND]
+    worst = {
+        name: part.loc[part["starved_clients"].fillna(0).idxmax()] for name, part in series_frames(served)
+    }
+    starving = {n: r for n, r in worst.items() if r["starved_clients"] > 0}
+    if not starving:
+        return []
+    said = "; ".join(
+        f"{n} starves {int(r['starved_clients'])} of {int(r['clients'])} clients at {_at(x, r[x])}"
+        for n, r in starving.items()
     )
-    return [
-        f"At {int(clients)} clients: "
-        + "; ".join(parts)
-        + f". {best} serves {ratio:.1f}x what {worst} serves."
-    ]
+    fair = [n for n in worst if n not in starving]
+    verb = "starves" if len(fair) == 1 else "starve"
+    return [f"Starvation: {said}" + (f"; {', '.join(fair)} {verb} no one." if fair else ".")]
 
 
-def findings(ok: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+def lower_bound_note(ok: pd.DataFrame) -> list[str]:
+    if not counts_unanswered(ok):
+        return [
+            "Latency percentiles here cover the answered requests only: this run predates counting "
+            "unanswered ones, so a starved client's wait is missing from them."
+        ]
+    if any(flags(ok, f"{name}_censored").any() for name in ("p50", "p90", "p99", "p999", "max")):
+        return [
+            "Figures marked >= are lower bounds: the percentile falls on a request still unanswered when "
+            "the window closed, counted at its age then; the true latency is at least that."
+        ]
+    return []
+
+
+def rate_findings(ok: pd.DataFrame) -> list[str]:
+    """For a rate sweep: up to which offered rate each series keeps up, and where it falls behind."""
+    lines = []
+    for name, (last_ok, behind) in knees(ok).items():
+        kept = (
+            f"keeps up (achieved >= 0.95 of offered) up to {_fmt(last_ok)} bookings/s"
+            if last_ok
+            else "never keeps up"
+        )
+        fell = f", falls behind from {_fmt(behind)} bookings/s" if behind else " at every rate offered"
+        lines.append(f"Load-latency: {name} {kept}{fell}.")
+    return lines
+
+
+def findings(results: Results) -> list[str]:
+    """The findings of a run or sweep, one bullet each."""
+    ok, frame, x = results.ok, results.frame, results.x
     lines: list[str] = []
     ceiling_rows = ok[ok["backend"] == CEILING_BACKEND]
-    ceiling = ceiling_rows.groupby("clients")["throughput_rps"].median() if len(ceiling_rows) else None
+    ceiling = ceiling_rows.groupby(x)["throughput_rps"].median() if len(ceiling_rows) else None
     if ceiling is not None:
-        by_clients = ", ".join(f"{int(c)}: {_fmt(v)}" for c, v in ceiling.items())
-        lines.append(f"**machine ceiling** (calibration target), req/s by clients: {by_clients}.")
-    for name in dict.fromkeys(ok["series"]):
-        part = ok[ok["series"] == name]
-        if (part["backend"] == CEILING_BACKEND).all():
-            continue
-        lines.append(" ".join(line.strip() for line in series_findings(name, part, ceiling)))
-    lines.extend(comparison(ok))
-    if "loadgen_saturated" in ok and ok["loadgen_saturated"].astype(str).str.lower().eq("true").any():
-        hit = ok[ok["loadgen_saturated"].astype(str).str.lower() == "true"]
-        where = ", ".join(
-            f"{s} at {int(c)} clients" for s, c in zip(hit["series"], hit["clients"], strict=False)
+        by_value = ", ".join(f"{value_text(c)}: {_fmt(v)}" for c, v in ceiling.items())
+        lines.append(
+            f"**machine ceiling** (calibration target), req/s by {AXIS_LABELS.get(x, x)}: {by_value}."
         )
+    for name, part in series_frames(ok):
+        if (part["backend"] != CEILING_BACKEND).any():
+            lines.append(" ".join(series_findings(name, part, ceiling, x)))
+    lines += starvation(ok, x) + comparison(ok, x)
+    if is_rate_sweep(results):
+        lines += rate_findings(ok)
+    lines += lower_bound_note(ok)
+    full = ok[flags(ok, "loadgen_saturated")]
+    if len(full):
+        where = ", ".join(f"{s} at {_at(x, v)}" for s, v in zip(full["series"], full[x], strict=True))
         lines.append(
             f"The load generator was saturated ({where}): there it, not the server, limits the figure."
         )
-    bad = frame[frame["status"] != "ok"]
-    for _, row in bad.iterrows():
-        lines.append(
-            f"FAILED: {row.get('series', row['backend'])} at {int(row['clients'])} clients: {row['reason']}"
-        )
+    for _, row in frame[frame["status"] != "ok"].iterrows():
+        lines.append(f"FAILED: {row.get('series', row['backend'])} at {_at(x, row[x])}: {row['reason']}")
     return lines

@@ -1,0 +1,132 @@
+"""What every plot shares: its subtitle, its lines (one per series), its x axis (the first swept key).
+
+The subtitle carries the parameters common to every line, the machine and
+the fact that server and load generator share its cores, and how
+unanswered requests are counted, so a plot read alone does not mislead.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from seatlab.report.collect import Results, constant_params
+from seatlab.report.latency import counts_unanswered
+
+CEILING_BACKEND = "calibrate"
+_PARAM_TEXT = {
+    "delay_ms": "delay {:g} ms",
+    "threads": "threads {:g}",
+    "capacity": "capacity {:g}",
+    "mode": "{} mode",
+    "duration_s": "{:g} s windows",
+    "diversity": "diversity {:g}",
+    "connect": "{} connections",
+}
+AXIS_LABELS = {
+    "clients": "concurrent clients",
+    "rate": "offered rate (bookings/s)",
+    "delay_ms": "delay (ms)",
+    "threads": "threads",
+    "capacity": "capacity (seats)",
+}
+
+
+def params_text(frame: pd.DataFrame) -> str:
+    """The parameters every point shares, in words (a swept one is left to the axis or the legend)."""
+    params = constant_params(frame)
+    parts = [
+        _PARAM_TEXT[key].format(value)
+        for key, value in params.items()
+        if key in _PARAM_TEXT and not (isinstance(value, float) and math.isnan(value))
+    ]
+    rates = frame["rate"].dropna() if "rate" in frame.columns else pd.Series(dtype=float)
+    if rates.empty:
+        parts.append("closed loop")
+    elif rates.nunique() == 1:
+        parts.append(f"open loop {rates.iloc[0]:g} bookings/s")
+    else:
+        parts.append("open loop")
+    return ", ".join(parts)
+
+
+def machine_text(metadata: dict[str, Any]) -> str:
+    machine = metadata.get("machine") or {}
+    if not machine:
+        return "machine unknown"
+    return (
+        f"{machine.get('cpu_model', '?')} - server and load generator share {machine.get('cores', '?')} cores"
+    )
+
+
+def counting_text(frame: pd.DataFrame) -> str:
+    """How the latencies count requests that got no answer: the line every latency subtitle carries."""
+    if counts_unanswered(frame):
+        return "unanswered requests counted at their age when the window closed (lower bounds)"
+    return "answered requests only: this run predates counting unanswered ones"
+
+
+def subtitle(results: Results, frame: pd.DataFrame) -> str:
+    failed = int((results.frame["status"] != "ok").sum()) if "status" in results.frame else 0
+    note = f" ({failed} failed point{'s' * (failed != 1)}: see report.md)" if failed else ""
+    return f"{params_text(frame)}{note}\n{machine_text(results.metadata)}\n{counting_text(results.frame)}"
+
+
+def series_frames(ok: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """One frame per line, in the order the series first appear."""
+    return [(name, ok[ok["series"] == name]) for name in dict.fromkeys(ok["series"])]
+
+
+def is_ceiling(frame: pd.DataFrame) -> bool:
+    return bool((frame["backend"] == CEILING_BACKEND).all())
+
+
+def median(frame: pd.DataFrame, x: str, column: str) -> pd.Series:
+    """The line through repeated points: their median at each x."""
+    return frame.groupby(x)[column].median().sort_index()
+
+
+def x_axis(ax: Axes, frame: pd.DataFrame, x: str) -> None:
+    """Log x when the swept values grow by factors (1, 4, 16, 64) over a span of 8 or more; linear when
+    they are evenly spaced (a ``range(...)``); ticks at the measured values when there are few."""
+    values = frame[x].dropna()
+    ticks = sorted(values.unique())
+    steps = {round(float(b - a), 9) for a, b in pairwise(ticks)}
+    evenly = len(ticks) > 2 and len(steps) == 1
+    if len(values) and values.min() > 0 and values.max() / values.min() >= 8 and not evenly:
+        ax.set_xscale("log")
+    if 0 < len(ticks) <= 12:
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=45 if len(ticks) > 7 else 0)
+        ax.minorticks_off()
+    ax.set_xlabel(AXIS_LABELS.get(x, x))
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def log_ms_axis(ax: Axes) -> None:
+    """A log latency axis labelled in plain ms at 1-2-5 steps, so even a narrow range has a few labels."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def colors() -> list[str]:
+    return list(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+
+
+def save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # a legend placed beside the axes stays in
+    plt.close(fig)
+    return path

@@ -1,0 +1,68 @@
+"""The files a run leaves behind that the report reads: their names, and how each is read.
+
+The runner writes them (points.csv, metadata.json, job.json, a point's
+``load/`` folder); the report only reads them, so it never imports the
+runner. The names are the contract between the two.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from hdrh.histogram import HdrHistogram
+
+POINTS_CSV = "points.csv"
+COMBINED_CSV = "combined.csv"
+METADATA_JSON = "metadata.json"
+JOB_JSON = "job.json"
+REPORT_MD = "report.md"
+
+POINTS_DIR = "points"  # where the runner keeps the point folders; point_dir names one of them
+LOAD_DIR = "load"
+ALL_HDR = "latency.hdr"  # schema 2: every request; schema 1: the answered ones only
+SERVED_HDR = "served_latency.hdr"  # schema 2 on: the answered requests
+CENSORED_HDR = "censored_latency.hdr"  # schema 2 on: the unanswered requests' ages when the window closed
+
+DEFAULT_SWEPT = ("clients",)
+_TEXT_COLUMNS = ("job", "reason", "status")
+
+
+def read_points(path: Path) -> pd.DataFrame:
+    """A points.csv (or combined.csv) as a frame; text columns empty rather than NaN."""
+    frame = pd.read_csv(path)
+    for column in _TEXT_COLUMNS:
+        if column in frame.columns:
+            frame[column] = [("" if pd.isna(v) else str(v)) for v in frame[column]]
+    return frame
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """The run's metadata.json, or {} for a folder without one (a combined.csv alone)."""
+    path = directory / METADATA_JSON
+    return read_json(path) if path.is_file() else {}
+
+
+def swept_keys(metadata: dict[str, Any]) -> list[str]:
+    """The points.csv columns the run sweeps, x axis first; runs from before ``swept`` swept clients."""
+    swept = metadata.get("swept")
+    return [str(key) for key in swept] if swept else list(DEFAULT_SWEPT)
+
+
+def load_folder(run_dir: Path, point_dir: str) -> Path:
+    """A point's load-generator folder: ``points/<point_dir>/load``, or ``<point_dir>/load`` (a point_dir
+    written as a path relative to the run)."""
+    nested = run_dir / POINTS_DIR / point_dir / LOAD_DIR
+    return nested if nested.is_dir() else run_dir / point_dir / LOAD_DIR
+
+
+def read_histogram(path: Path) -> HdrHistogram | None:
+    """A merged latency histogram (microseconds, HdrHistogram's own encoding), None if it is not there."""
+    return HdrHistogram.decode(path.read_bytes()) if path.is_file() else None

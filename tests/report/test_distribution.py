@@ -1,0 +1,76 @@
+"""percentiles.png: the distribution from the stored HdrHistograms, merged, with the lower bounds marked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from seatlab.report.build import build_report
+from seatlab.report.collect import load_results
+from seatlab.report.distribution import curve, percentiles_figure, point_histograms
+
+
+def test_curve_marks_the_percentiles_that_fall_on_unanswered_requests(runs) -> None:
+    answered, waiting = runs.histogram([50.0] * 90), runs.histogram([3500.0] * 10)
+    every = runs.histogram([50.0] * 90 + [3500.0] * 10)
+    xs, ys, low = curve(every, waiting)
+    p = 100 * (1 - 1 / xs)
+    assert ys[p <= 90].max() == pytest.approx(50.0, rel=1e-3) and not low[p <= 90].any()
+    assert ys[p > 90.5].min() == pytest.approx(3500.0, rel=1e-3) and low[p > 90.5].all()
+    _, _, none_low = curve(answered, None)
+    assert not none_low.any()
+
+
+def test_repetitions_are_merged_by_adding_counts(runs) -> None:
+    one = runs.Point({"backend": "coro", "clients": 4, "point_dir": "a"}, [50.0] * 100, [3500.0])
+    two = runs.Point({"backend": "coro", "clients": 4, "point_dir": "b"}, [200.0] * 300, [])
+    results = load_results(runs.write("reps", [one, two]))
+    merged = point_histograms(results.ok)
+    assert merged is not None and merged.every is not None and merged.served is not None
+    assert merged.every.get_total_count() == 401 and merged.served.get_total_count() == 400
+    # 100 at 50 ms and 300 at 200 ms: the median is 200 ms, not the average of two medians (125 ms)
+    assert merged.served.get_value_at_percentile(50) / 1000 == pytest.approx(200.0, rel=1e-3)
+
+
+def test_one_panel_per_client_count_one_line_per_backend(default_run: Path) -> None:
+    fig = percentiles_figure(load_results(default_run))
+    assert fig is not None
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == [f"concurrent clients: {c}" for c in (1, 4, 16, 64)]
+    labels = {line.get_label() for line in panels[0].get_lines() if not line.get_label().startswith("_")}
+    assert labels == {"tpool", "coro"}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("lower bound" in text for text in legend)
+    tpool_64 = next(line for line in panels[3].get_lines() if line.get_label() == "tpool")
+    assert max(tpool_64.get_ydata()) == pytest.approx(3500.0, rel=1e-3)  # the starved clients' wait
+
+
+def test_percentiles_png_in_the_run_folder_and_not_for_a_run_without_histograms(
+    default_run: Path, legacy_run: Path, pngs: Callable[[Path], set[str]]
+) -> None:
+    build_report(default_run)
+    assert "percentiles.png" in pngs(default_run)
+    assert "![percentiles](percentiles.png)" in (default_run / "report.md").read_text()
+    build_report(legacy_run)
+    assert "percentiles.png" not in pngs(legacy_run)
+    assert "No percentiles.png: no point folder here holds" in (legacy_run / "report.md").read_text()
+
+
+def test_a_schema_1_histogram_is_drawn_as_answered_only(default_run: Path) -> None:
+    for load in default_run.glob("points/*/load"):
+        (load / "served_latency.hdr").unlink()
+        (load / "censored_latency.hdr").unlink()
+    fig = percentiles_figure(load_results(default_run))
+    assert fig is not None
+    labels = {line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")}
+    assert labels == {"tpool (answered only)", "coro (answered only)"}
+
+
+def test_curve_marks_values_clamped_at_the_histograms_ceiling(runs) -> None:
+    every = runs.histogram([50.0] * 990 + [120_000.0] * 10)  # recorded as 60 s, the histogram's ceiling
+    xs, ys, low = curve(every, runs.histogram([]))
+    p = 100 * (1 - 1 / xs)
+    assert ys.max() == pytest.approx(60_000.0, rel=1e-3)
+    assert low[p > 99.05].all() and not low[p < 98.9].any()

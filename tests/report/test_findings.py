@@ -1,0 +1,109 @@
+"""Findings in words: whom each backend starves, p99 over every request, lower bounds said as such."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from seatlab.report.build import build_report
+
+
+def _findings(run: Path) -> str:
+    build_report(run)
+    text = (run / "report.md").read_text()
+    return text.split("## Findings", 1)[1].split("## Points", 1)[0]
+
+
+def test_findings_say_who_starves_whom_and_quote_p99_over_every_request(default_run: Path) -> None:
+    text = _findings(default_run)
+    assert "Starvation: tpool starves 62 of 64 clients at 64 clients; coro starves no one." in text
+    assert "at 64 clients, 62 of 64 got no answer in the window" in text
+    assert "p99 >= 3,500 ms over every request, 62 requests unanswered" in text
+    assert "(answered requests alone: p99 51.4 ms)" in text
+    assert "coro 1,280 req/s (p99 51.4 ms); tpool 40.0 req/s (p99 >= 3,500 ms, 62 clients starved)" in text
+    assert "Figures marked >= are lower bounds" in text
+
+
+def test_no_lower_bound_note_where_no_figure_is_one(runs) -> None:
+    run = runs.write("coro", [runs.closed_loop_point("coro", c) for c in (1, 8)], swept=["clients"])
+    text = _findings(run)
+    assert ">=" not in text.replace("(>= 0.9)", "") and "lower bound" not in text
+    assert "No client starved; at 8 clients p99 51.4 ms." in text
+
+
+def test_sellout_points_get_the_sellout_plot_and_littles_prediction(tmp_path: Path) -> None:
+    run = tmp_path / "seed"
+    run.mkdir()
+    rows = []
+    for backend, bound, sellout in (("tpool", 40.0, 126.4), ("coro", 200.0, 25.9), ("event", 200.0, 25.6)):
+        rows.append(
+            {
+                "job": "",
+                "backend": backend,
+                "threads": 2,
+                "delay_ms": 50.0,
+                "capacity": 5000,
+                "clients": 10,
+                "mode": "sellout",
+                "throughput_rps": 5000 / sellout,
+                "bound_rps": bound,
+                "efficiency": 5000 / sellout / bound,
+                "predicted_sellout_s": 5000 / bound,
+                "sellout_s": sellout,
+                "p50_ms": 50.5,
+                "p99_ms": 52.0,
+                "p999_ms": 55.0,
+                "server_cpu_pct": 5.0,
+                "loadgen_cpu_pct": 8.0,
+                "status": "ok",
+                "reason": "",
+            }
+        )
+    pd.DataFrame(rows).to_csv(run / "points.csv", index=False)
+    text = _findings(run)
+    assert (run / "sellout.png").is_file()
+    assert "Sold out in 126 s with 10 clients; Little's law predicts 125 s." in text
+    assert "Sold out in 25.9 s with 10 clients; Little's law predicts 25.0 s." in text
+
+
+def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) -> None:
+    run = tmp_path / "ceiling"
+    run.mkdir()
+    rows = []
+    for backend, rates in (("calibrate", {1: 7000.0, 100: 25000.0}), ("event", {1: 5600.0, 100: 20000.0})):
+        for clients, rate in rates.items():
+            rows.append(
+                {
+                    "job": "",
+                    "backend": backend,
+                    "threads": 2,
+                    "delay_ms": 0.0,
+                    "capacity": 5000,
+                    "clients": clients,
+                    "mode": "duration",
+                    "throughput_rps": rate,
+                    "bound_rps": math.nan,
+                    "p50_ms": 0.1,
+                    "p99_ms": 0.5,
+                    "p999_ms": 1.0,
+                    "server_cpu_pct": 100.0,
+                    "loadgen_cpu_pct": 100.0,
+                    "loadgen_saturated": backend == "event",
+                    "status": "ok",
+                    "reason": "",
+                }
+            )
+    pd.DataFrame(rows).to_csv(run / "points.csv", index=False)
+    text = _findings(run)
+    assert (
+        "**machine ceiling** (calibration target), req/s by concurrent clients: 1: 7,000, 100: 25,000."
+        in text
+    )
+    assert (
+        "Share of the machine ceiling (calibration target at the same clients): 1: 0.80, 100: 0.80." in text
+    )
+    assert "The load generator was saturated (event at 1 clients, event at 100 clients)" in text
+    assert (run / "throughput.png").is_file()
+    assert "loadgen full" in (run / "report.md").read_text()  # the row says it too
