@@ -70,10 +70,7 @@ def test_a_load_run_that_fails_its_audit_keeps_its_measurements_in_the_row(tmp_p
     assert isinstance(error, AuditError) and summary["audit"]["ok"] is False
     params = {"bound_rps": math.nan, "rate": math.nan}
     row = point_row(params, summary, error, ServerUsage(cpu_pct=5.0, peak_rss_mib=20.0, seconds=1.0), 0)
-    assert (
-        row["status"] == "failed"
-        and "AuditError: audit failed: seat 1 confirmed to two uuids" in row["reason"]
-    )
+    assert row["status"] == "failed" and "AuditError: audit failed: seat 1 confirmed to" in row["reason"]
     assert row["answers"] == summary["answers"] > 0 and row["p50_ms"] > 0 and row["server_cpu_pct"] == 5.0
 
 
