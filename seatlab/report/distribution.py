@@ -49,7 +49,9 @@ def _merged(parts: list[HdrHistogram | None]) -> HdrHistogram | None:
     present = [h for h in parts if h is not None]
     if not present:
         return None
-    total = HdrHistogram(1, 60_000_000, 3)
+    # as wide as the widest part: old runs' histograms stop at 60 s, newer ones at an hour
+    highest = max(60_000_000, *(part.highest_trackable_value for part in present))
+    total = HdrHistogram(1, highest, 3)
     for part in present:
         if part.get_total_count():
             total.add(part)
