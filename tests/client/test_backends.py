@@ -63,10 +63,16 @@ def test_duration(tmp_path: Path, backend: str, connect: str, rate: float | None
     )
     assert s["audit"]["ok"] is True and s["audit"]["server_booked"] == s["audit"]["expected_booked"]
     assert 1 <= s["audit"]["server_booked"] <= 4
-    assert s["errors"] == 0 and s["unanswered"] == 0 and s["starved_clients"] == 0
+    assert s["errors"] == 0 and s["starved_clients"] == 0
     assert s["latency_ms"]["p50"] >= 2.0
-    if rate is not None:  # open loop: about rate bookings per second, whatever the server could do
+    if rate is None:  # closed loop: the drain answers every request outstanding at the window's end
+        assert s["unanswered"] == 0
+    else:  # open loop: about rate bookings per second, whatever the server could do
         assert 100 <= s["bookings_rps"] <= 260
+        # a Book falling due in the window's last moment while all four clients are busy is never sent:
+        # it counts as unanswered, at its age then (CI saw one on a loaded machine)
+        assert s["unanswered"] <= 2
+        assert (s["unanswered_max_wait_ms"] or 0.0) < 1000
 
 
 def test_a_small_thread_pool_starves_clients(tmp_path: Path) -> None:
