@@ -17,11 +17,9 @@ language, same contract, same lifecycle); a program that does not exist is a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Self
 
+from seatlab.children import end_child
 from seatlab.modes import Sync
 from seatlab.server.config import ServerConfig
 
@@ -188,21 +187,14 @@ class ServerProcess:
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait; SIGKILL after ``timeout``; the exit code (negative = signal)."""
         assert self.popen is not None, "not started"
-        if self.popen.poll() is None:
-            try:
-                self.popen.send_signal(signal.SIGTERM)
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        end_child(self.popen, term_s=timeout)
         return self._reap()
 
     def kill(self) -> None:
         """SIGKILL and reap (crash tests)."""
         if self.popen is None:
             return
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.kill()
+        end_child(self.popen, term_s=0)
         self._reap()
 
     def _reap(self) -> int:
@@ -214,9 +206,7 @@ class ServerProcess:
 
     def _close(self) -> None:
         if self.popen is not None:
-            if self.popen.poll() is None:
-                self.kill()
-            self._reap()
+            self.kill()
 
     def __exit__(self, *exc: object) -> None:
         try:
