@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,11 +57,14 @@ class Sample:
 
 
 @contextlib.contextmanager
-def checkout_server(checkout: Path, backend: str, *flags: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def checkout_server(
+    checkout: Path, backend: str, *flags: str, wrapper: Sequence[str] = ()
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``python -m seatlab.server`` of ``checkout`` (PYTHONPATH, run from /tmp so the current
-    directory cannot choose the code) on a free port: (the process, its port); always stopped."""
+    directory cannot choose the code) on a free port: (the process, its port); always stopped.
+    ``wrapper`` goes before the interpreter (``valgrind ...``)."""
     env = dict(os.environ, PYTHONPATH=str(checkout.resolve()))
-    argv = [sys.executable, "-m", "seatlab.server", "--backend", backend, "--port", "0", *flags]
+    argv = [*wrapper, sys.executable, "-m", "seatlab.server", "--backend", backend, "--port", "0", *flags]
     server = subprocess.Popen(
         argv, env=env, cwd="/tmp", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
