@@ -15,6 +15,8 @@ import pytest
 from conftest import on_host
 from netns import RayCluster
 
+pytestmark = pytest.mark.timeout(600)  # the session's cluster is made inside the first test's time
+
 HEAD, LOAD = "198.18.0.1", {"198.18.0.2", "198.18.0.3"}
 
 
