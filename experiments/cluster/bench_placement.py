@@ -52,7 +52,9 @@ def run(cluster: RayCluster, args: argparse.Namespace, name: str, results: Path)
         raise SystemExit(f"{name} failed ({done.returncode}): {done.stderr[-2000:]}")
     latest = max((out / "runs").glob("*/*"), key=os.path.getmtime)
     row = pd.read_csv(latest / "points.csv").iloc[-1]
-    return {k: float(row[k]) for k in ("throughput_rps", "server_cpu_pct", "loadgen_cpu_pct", "p50_ms", "rtt_ms")}
+    return {
+        k: float(row[k]) for k in ("throughput_rps", "server_cpu_pct", "loadgen_cpu_pct", "p50_ms", "rtt_ms")
+    }
 
 
 def main() -> None:
