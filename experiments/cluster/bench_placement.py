@@ -80,7 +80,8 @@ def main() -> None:
         hosts.down()
     base = statistics.median(m["throughput_rps"] for m in measured["shared"])
     print(f"{args.backend}, delay 0, {args.clients} clients, 1 load process, {args.duration:g} s windows, "
-          f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs (shared with other work)\n")  # fmt: skip
+          f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs (shared with other work; "
+          f"load average {os.getloadavg()[0]:.1f} at the end)\n")  # fmt: skip
     print("| placement | req/s | vs shared | server CPU % | loadgen CPU % | p50 ms | RTT ms |")
     print("|---|---|---|---|---|---|---|")
     for name, rows in measured.items():
