@@ -8,16 +8,11 @@ namespaces ended, the namespaces deleted, also when a test fails.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from netns import RayCluster, TestHosts, can_make_namespaces
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def ray_missing() -> str | None:
@@ -45,14 +40,3 @@ def cluster() -> Iterator[RayCluster]:
             ray_cluster.down()
     finally:
         hosts.down()
-
-
-def on_host(
-    cluster: RayCluster, i: int, argv: list[str], cwd: Path, timeout_s: float = 240
-) -> subprocess.CompletedProcess[str]:
-    """``argv`` run in host i with the cluster's token, from ``cwd``."""
-    env = cluster.env | {"PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "cluster"), str(REPO)])}
-    return subprocess.run(
-        cluster.hosts.command(i, argv), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
-        check=False,
-    )  # fmt: skip

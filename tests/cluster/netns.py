@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
 SUBNET = "198.18.0"
 RAY_PORT = 6380
 NODE_RESOURCE = "seatlab_node"
@@ -204,6 +205,17 @@ class RayCluster:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def on_host(
+    cluster: RayCluster, i: int, argv: list[str], cwd: Path, timeout_s: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` run in host i with the cluster's token, from ``cwd``."""
+    env = cluster.env | {"PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "cluster"), str(REPO)])}
+    return subprocess.run(
+        cluster.hosts.command(i, argv), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
+        check=False,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

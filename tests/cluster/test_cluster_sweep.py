@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import on_host
-from netns import RayCluster
+from netns import RayCluster, on_host
 
 pytestmark = pytest.mark.timeout(600)  # the session's cluster is made inside the first test's time
 
