@@ -14,9 +14,10 @@ import contextlib
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
-from typing import Self
+from typing import Any, Protocol, Self
 
 from seatlab.children import end_child
 from seatlab.client.control import Failure, FromWorker, Plan, ToWorker, WorkerPlan
@@ -27,8 +28,31 @@ _EXIT_GRACE_S = 5.0
 _TERM_GRACE_S = 2.0
 
 
+class LoadGroup(Protocol):
+    """The load processes of a run, wherever they run: ``run_load`` drives them through this."""
+
+    results: dict[int, WorkerResult]
+    start_lead_ns: int  # how far ahead of now the common start is set, so every process gets it in time
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    @property
+    def running(self) -> list[int]: ...
+    def receive(self, among: list[int], timeout_s: float) -> list[FromWorker]: ...
+    def send(self, message: ToWorker) -> None: ...
+    def describe(self) -> list[dict[str, Any]] | None: ...
+
+
+LoadFactory = Callable[[list[WorkerPlan], bool], LoadGroup]
+"""Makes a run's ``LoadGroup`` from its plans and whether to report progress."""
+
+
 class LoadProcesses:
-    """One process per plan; ``receive`` what they say, ``send`` to those still running."""
+    """One process per plan on this machine; ``receive`` what they say, ``send`` to those still running."""
+
+    start_lead_ns = 100_000_000
 
     def __init__(self, plans: list[WorkerPlan], progress: bool) -> None:
         self.plans = plans
@@ -94,6 +118,10 @@ class LoadProcesses:
         for i in self.running:
             with contextlib.suppress(OSError):
                 self.pipes[i].send(message)
+
+    def describe(self) -> list[dict[str, Any]] | None:
+        """Where the load ran: here (None; the summary then names no hosts)."""
+        return None
 
     def close(self) -> None:
         """Close the sockets; end every process (exit, SIGTERM, SIGKILL; reaped)."""

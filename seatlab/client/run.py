@@ -11,7 +11,9 @@ every process the window; they stop at its end. Every confirmation the processes
 through the parent's live ``SeatLedger``. The parent merges the processes'
 results (``WorkerResult.merge``), reads Stats again, audits, and writes the
 outputs (``summary.py``, ``report.py``). Every process it started is ended
-(``processes.py``).
+(``processes.py``). The processes are local ones unless the caller passes
+another ``LoadFactory`` (``seatlab.cluster.remote``: the same processes on
+other hosts through Ray); the summary then names those hosts (``load_hosts``).
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ from seatlab.client.answers import SEAT
 from seatlab.client.control import AllAnswered, Progress, Ready, Start, Stop, Window, WorkerPlan
 from seatlab.client.ledger import Confirmations, SeatLedger
 from seatlab.client.probe import NotStatsError, read_stats
-from seatlab.client.processes import LoadProcesses
+from seatlab.client.processes import LoadFactory, LoadGroup, LoadProcesses
 from seatlab.client.result import WorkerResult, merge_all
 from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
 from seatlab.client.summary import RunFacts, summarize
 from seatlab.modes import Connect, Mode, Schedule
 
-_START_LEAD_NS = 100_000_000
 _READY_GRACE_S = 60.0
 
 
@@ -71,8 +72,9 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True)
     return plans
 
 
-def run_load(spec: LoadSpec) -> dict[str, Any]:
-    """Run the load described by ``spec``; write the outputs and return the summary.
+def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any]:
+    """Run the load described by ``spec`` (its processes made by ``load``); write the outputs and
+    return the summary.
 
     Raises LoadError (bad parameters, no server, a process failed),
     AuditError (the server broke the booking rules) or FailedRunError (the run
@@ -108,8 +110,9 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
         raise LoadError(f"cannot read Stats from the server at {where}: {exc}") from exc
     plans = make_plans(spec, capacity, booked_before, checked)
     run = _Run(spec, plans)
-    with LoadProcesses(plans, spec.progress) as processes:
+    with load(plans, spec.progress) as processes:
         run.execute(processes)
+        hosts = processes.describe()
     end: tuple[int, int] | None = None
     failures = []
     if checked:
@@ -128,6 +131,8 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
     result = merge_all(list(run.results.values()))
     typed, histograms = summarize(spec, facts, result, capacity if checked else None, booked_before, end)
     summary = typed.to_json()
+    if hosts is not None:
+        summary["load_hosts"] = hosts
     report.write_outputs(out_dir, summary, result.clients, histograms)
     if summary["audit"]["ok"] is False:
         raise AuditError(f"audit failed: {summary['audit']['message']}", summary)
@@ -163,10 +168,10 @@ class _Run:
         self.ledger = SeatLedger(len(plans))
         self.parent_cpu_pct = 0.0
 
-    def execute(self, processes: LoadProcesses) -> None:
+    def execute(self, processes: LoadGroup) -> None:
         """Wait until every process is ready, start them at one time, run until every result is in."""
         self._wait_ready(processes)
-        self.t0 = perf_counter_ns() + _START_LEAD_NS
+        self.t0 = perf_counter_ns() + processes.start_lead_ns
         processes.send(Start(self.t0))
         cpu0, wall0 = time.process_time(), perf_counter_ns()
         self._main_loop(processes)
@@ -174,7 +179,7 @@ class _Run:
         self.parent_cpu_pct = 100.0 * (time.process_time() - cpu0) / wall if wall > 0 else 0.0
         self.results = processes.results
 
-    def _wait_ready(self, processes: LoadProcesses) -> None:
+    def _wait_ready(self, processes: LoadGroup) -> None:
         pending = set(range(len(self.plans)))
         deadline = perf_counter_ns() + int((_READY_GRACE_S + self.spec.timeout_s) * 1e9)
         while pending:
@@ -192,7 +197,7 @@ class _Run:
         elif isinstance(message, AllAnswered):
             self.all_answered[message.worker] = message.at
 
-    def _main_loop(self, processes: LoadProcesses) -> None:
+    def _main_loop(self, processes: LoadGroup) -> None:
         spec = self.spec
         n = len(self.plans)
         cap_at = self.t0 + int(spec.max_time_s * 1e9)

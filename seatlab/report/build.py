@@ -26,6 +26,7 @@ TABLE_COLUMNS = [
     ("rate", "offered bookings/s"),
     ("throughput_rps", "req/s"),
     ("bound_rps", "bound req/s"),
+    ("rtt_ms", "RTT ms"),  # load on other hosts (load.hosts): their round trip to the server, in the bound
     ("efficiency", "efficiency"),
     ("sellout_s", "sell-out s"),
     ("p50_ms", "p50 ms"),
@@ -44,11 +45,12 @@ TABLE_COLUMNS = [
     ("loadgen_saturated", "loadgen full"),
     ("server_us_per_req", "server CPU us/req"),
     ("loadgen_us_per_req", "loadgen CPU us/req"),
+    ("load_hosts", "load hosts"),
     ("status", "status"),
 ]
 SWEPT_TITLES = {"delay_ms": "delay ms", "threads": "threads", "capacity": "capacity"}
 _COUNTS = {"clients", "errors", "unanswered", "censored", "starved_clients", "threads", "capacity"}
-_TEXT = {"series", "status"}
+_TEXT = {"series", "status", "load_hosts"}
 _BOUNDABLE = {"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"}
 
 
@@ -100,6 +102,14 @@ def _cells(frame: pd.DataFrame, key: str) -> list[str]:
 
 def _machine_lines(meta: dict[str, Any]) -> list[str]:
     out = [machine_text(meta)]
+    cluster = meta.get("cluster")
+    if cluster:  # load.hosts: the load ran on other Ray nodes; machine_text's "share" is then this node only
+        hosts = ", ".join(f"{h['hostname']} ({h['ip']}, {h['cpus']} CPUs)" for h in cluster["load_hosts"])
+        out.append(
+            f"Server on {cluster['server_node']}; load generator on {hosts} (Ray cluster "
+            f"{cluster['ray_address']}); each point's round trip between them is the table's RTT ms, "
+            "and its bound is C / (delay + RTT)."
+        )
     machine = meta.get("machine") or {}
     if machine:
         out.append(

@@ -2,7 +2,10 @@
 
 Whatever fails, ``ServerProcess`` (a context manager) terminates, kills and
 reaps the server; the point is then recorded as failed with the reason and
-the sweep goes on. A load run that fails its audit or measured nothing still
+the sweep goes on. With ``load.hosts`` the load processes run on other Ray
+nodes (``seatlab.cluster.remote``) against a server listening on this node's
+address; the row then names the hosts and their round trip to the server, and
+Little's law's bound counts it (``C / (delay + RTT)``). A load run that fails its audit or measured nothing still
 hands back what it measured (the error's ``summary``): the row keeps those
 figures beside the reason. The server's stdout/stderr, the db file and the
 load generator's files stay in the point's folder.
@@ -21,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from seatlab.modes import Mode
 from seatlab.runner.cpus import cpu_ranges
-from seatlab.runner.points import SweepPoint, point_bound_rps
+from seatlab.runner.points import SweepPoint, bound_rps, offered_rps, point_bound_rps
 from seatlab.runner.results import measurements, write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
 from seatlab.runner.schema import Bound, SeatlabConfig
 
 if TYPE_CHECKING:
     from seatlab.client import LoadSpec
+    from seatlab.client.processes import LoadFactory
 
 
 def point_params(point: SweepPoint, config: SeatlabConfig) -> dict[str, Any]:
@@ -75,6 +79,7 @@ def run_point(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> dict
         write_json({"status": "failed", "reason": row["reason"]}, point_dir / "point.json")
         return row
     row.update(point_row(row, summary, error, usage, exit_code))
+    row.update(across_hosts(row, summary, point, config))
     write_json({"status": row["status"], "reason": row["reason"]}, point_dir / "point.json")
     return row
 
@@ -103,7 +108,31 @@ def point_row(
     return row
 
 
-def load_summary(spec: LoadSpec) -> tuple[dict[str, Any], Exception | None]:
+def across_hosts(
+    row: dict[str, Any], summary: dict[str, Any], point: SweepPoint, config: SeatlabConfig
+) -> dict[str, Any]:
+    """The columns of a load run on other hosts: who (``load_hosts``), their round trip to the server
+    (``rtt_ms``: the clients-weighted mean of each host's median TCP connect time), and Little's law's
+    bound with it: each request also spends a round trip on the wire, ``L / (delay + RTT)``."""
+    hosts = summary.get("load_hosts")
+    if not hosts:
+        return {"load_hosts": "", "rtt_ms": math.nan}
+    named = ";".join(f"{h['hostname']}@{h['ip']}" for h in hosts)
+    weighted = [(h["rtt_ms"], h["clients"]) for h in hosts if h.get("rtt_ms") is not None and h["clients"]]
+    if not weighted:
+        return {"load_hosts": named, "rtt_ms": math.nan}
+    rtt_ms = sum(r * c for r, c in weighted) / sum(c for _, c in weighted)
+    offered = offered_rps(point.rate, config.mode)
+    bound = bound_rps(point.backend.bound, point.clients, point.threads, point.delay_ms + rtt_ms, offered)
+    sellout = config.mode is Mode.sellout
+    out: dict[str, Any] = {"load_hosts": named, "rtt_ms": rtt_ms, "bound_rps": bound}
+    out["predicted_sellout_s"] = point.capacity / bound if sellout and bound > 0 else math.nan
+    throughput = row.get("throughput_rps", math.nan)
+    out["efficiency"] = throughput / bound if not math.isnan(bound) and bound > 0 else math.nan
+    return out
+
+
+def load_summary(spec: LoadSpec, load: LoadFactory | None = None) -> tuple[dict[str, Any], Exception | None]:
     """The one place that runs the load generator and turns its result into the summary dict.
 
     A run the load generator itself fails (its audit, or a run that measured nothing or could
@@ -114,7 +143,7 @@ def load_summary(spec: LoadSpec) -> tuple[dict[str, Any], Exception | None]:
 
     error: Exception | None = None
     try:
-        result: Any = run_load(spec)
+        result: Any = run_load(spec) if load is None else run_load(spec, load)
     except (AuditError, LoadError) as exc:
         result = getattr(exc, "summary", None)
         if result is None:
@@ -129,6 +158,7 @@ def _measure(
 ) -> tuple[dict[str, Any], Exception | None, ServerUsage, int]:
     # Imported here so the config, plots and reports work without the server and client packages.
     from seatlab.client import LoadSpec
+    from seatlab.client.processes import LoadProcesses
     from seatlab.runner.external import command_argv
     from seatlab.server.config import ServerConfig
     from seatlab.server.process import ServerProcess, pinned
@@ -139,8 +169,17 @@ def _measure(
     if point.backend.bound is not Bound.none or external is not None:
         db_path = point_dir / "seats.csv"
         db_path.unlink(missing_ok=True)
+    load: LoadFactory = LoadProcesses
+    address = config.address or "127.0.0.1"
+    if config.load.hosts:
+        from seatlab.cluster.remote import node_address, remote_load
+
+        assert config.ray.address is not None  # SeatlabConfig checked it
+        load = remote_load(config.ray.address, config.load.hosts)
+        address = config.address or node_address()
     server_config = ServerConfig(
         backend=point.backend.name,
+        address=address,
         port=0,
         capacity=point.capacity,
         delay_ms=point.delay_ms,
@@ -180,7 +219,7 @@ def _measure(
         sampler = ServerSampler(server.pid).start()
         try:
             with stderr_to(point_dir / "load.stderr"), pinned(pinning.loadgen):
-                summary, error = load_summary(spec)
+                summary, error = load_summary(spec, load)
         finally:
             usage = sampler.stop()
         exit_code = server.stop()

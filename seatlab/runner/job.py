@@ -48,6 +48,19 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         if multirun:
             return {"status": "failed"}
         raise SystemExit(2) from None
+    cluster = None
+    if config.load.hosts:
+        from seatlab.cluster.remote import ClusterError, cluster_facts
+
+        assert config.ray.address is not None  # SeatlabConfig checked it
+        try:
+            cluster = cluster_facts(config.ray.address, config.load.hosts)
+        except ClusterError as exc:
+            write_job(out_dir, "failed", overrides, label=label, reason=str(exc))
+            print(f"seatlab: {exc}", file=sys.stderr)
+            if multirun:
+                return {"status": "failed"}
+            raise SystemExit(1) from None
     if not multirun:
         update_latest(Path(config.results_dir), out_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -58,6 +71,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     metadata = run_metadata(
         {str(k): v for k, v in resolved.items()}, overrides, swept=config.swept, cpus=pinning.to_json()
     )
+    if cluster is not None:
+        metadata["cluster"] = cluster
     write_json(metadata, out_dir / METADATA_JSON)
     write_job(out_dir, "running", overrides, label=label)
     try:

@@ -5,7 +5,9 @@ Versioned like pyperf's results: ``SCHEMA_VERSION`` is written into
 History: 1 = first version; 2 = points.csv's percentiles over every request (the load
 generator's summary schema 2), their ``*_censored`` flags, ``censored``, the answered-only
 ``served_*`` columns, ``offered_rps``; metadata.json's ``swept``; 3 = ``server_cpus`` /
-``loadgen_cpus`` (``0-7``; empty: unpinned), metadata.json's ``cpus``, external backends' names.
+``loadgen_cpus`` (``0-7``; empty: unpinned), metadata.json's ``cpus``, external backends' names;
+4 = ``load_hosts`` (``name@ip;...`` of the Ray nodes that ran the load; empty: here) and ``rtt_ms``
+(their round trip to the server, counted in ``bound_rps``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from seatlab.files import write_atomic
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 POINTS_CSV = "points.csv"
 COMBINED_CSV = "combined.csv"
@@ -82,6 +84,8 @@ COLUMNS = [
     "server_exit",
     "server_cpus",
     "loadgen_cpus",
+    "load_hosts",
+    "rtt_ms",
     "elapsed_s",
     "status",
     "reason",

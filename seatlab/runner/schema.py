@@ -22,10 +22,13 @@ built-in backend is an external server and needs a ``command`` template
 (``seatlab.runner.external``; ``backend=external`` takes ``server_command``):
 each such entry is its own name in points.csv's ``backend`` column and the plots.
 ``cpus`` pins the server and the load processes (``seatlab.runner.cpus``).
+``load.hosts`` and ``ray.address`` put the load processes on other nodes of a
+Ray cluster (``seatlab.cluster``); ``address`` is where the server listens.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,6 +106,20 @@ class CpusConfig:
 
 
 @dataclass
+class RayConfig:
+    """``ray.address``: the Ray cluster that ``load.hosts`` uses (``HOST:PORT`` of its head, or ``auto``)."""
+
+    address: str | None = None
+
+
+@dataclass
+class LoadConfig:
+    """``load.hosts``: 0 = the load processes run here; N = on N other nodes of the Ray cluster."""
+
+    hosts: int = 0
+
+
+@dataclass
 class SeatlabConfig:
     """The whole experiment config; field comments are the documentation of ``conf/config.yaml``'s keys."""
 
@@ -132,6 +149,10 @@ class SeatlabConfig:
     server_command: str | None = None
     cpus: CpusConfig = field(default_factory=CpusConfig)  # where the server and the load processes run
     results_dir: str = "results"  # where runs/, multirun/ and the `latest` link live
+    # the server's listen address; null: 127.0.0.1, or with load.hosts this node's IP (what Ray knows it by)
+    address: str | None = None
+    load: LoadConfig = field(default_factory=LoadConfig)  # where the load processes run
+    ray: RayConfig = field(default_factory=RayConfig)  # the cluster of load.hosts
 
     def __post_init__(self) -> None:
         """The one validation: ``OmegaConf.to_object`` runs it, so no invalid ``SeatlabConfig`` exists."""
@@ -155,10 +176,32 @@ class SeatlabConfig:
         if self.rates == (None,) and self.schedule is Schedule.poisson:
             raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
         self.pinning  # noqa: B018 - validates cpus.server / cpus.loadgen
+        self._check_cluster()
         if self.mode is Mode.sellout and any(b.bound is Bound.none for b in backends):
             raise ConfigError(
                 "backend", "the calibration target never sells out (it books nothing): use mode=duration"
             )
+
+    def _check_cluster(self) -> None:
+        hosts = self.load.hosts
+        if isinstance(hosts, bool) or not isinstance(hosts, int) or hosts < 0:
+            raise ConfigError("load.hosts", f"expected 0 (load here) or a number of Ray nodes, got {hosts!r}")
+        if hosts and not self.ray.address:
+            raise ConfigError(
+                "ray.address",
+                f"load.hosts={hosts} runs the load on other nodes of a Ray cluster: "
+                "set ray.address=HOST:PORT (its head) or ray.address=auto",
+            )
+        address = self.ray.address
+        if address and address != "auto" and not _host_port(address.removeprefix("ray://")):
+            raise ConfigError("ray.address", f"expected HOST:PORT or auto, got {address!r}")
+        if self.address is not None:
+            try:
+                ipaddress.ip_address(self.address)
+            except ValueError:
+                raise ConfigError(
+                    "address", f"expected the IP address the server listens on, got {self.address!r}"
+                ) from None
 
     @property
     def backends(self) -> tuple[BackendChoice, ...]:
@@ -238,6 +281,11 @@ class SeatlabConfig:
         when none has more than one value (metadata.json's ``swept``: first = x axis)."""
         columns = [column for key, column in SWEPT_KEYS.items() if len(self.values(key)) > 1]
         return columns or ["clients"]
+
+
+def _host_port(text: str) -> bool:
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 def _check_command(key: str, template: str) -> None:
