@@ -122,6 +122,7 @@ def main() -> int:
         name, _, value = command.pop(0).partition("=")  # follows no exec, so not through env(1))
         env[name] = value
     r = measure(command, env, args.backend, args.connections, args.window, args.top)
+    r["command"] = args.command  # as given, with its VAR=value prefixes
     annotate = r.pop("annotate")
     print(json.dumps(r))
     if annotate:

@@ -94,9 +94,17 @@ def build(into: Path) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def server(argv: list[str]) -> Iterator[tuple[psutil.Process, int]]:
-    """A server that prints ``READY <host> <port>``: (its process, its port); always stopped."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def server(argv: list[str], checkout: Path | None = None) -> Iterator[tuple[psutil.Process, int]]:
+    """A server that prints ``READY <host> <port>``: (its process, its port); always stopped.
+
+    ``checkout``: run seatlab from that folder (PYTHONPATH, from /tmp so that the current
+    directory, which ``python -m`` puts first on sys.path, cannot choose the code).
+    """
+    env = dict(os.environ, PYTHONPATH=str(checkout.resolve())) if checkout else None
+    cwd = "/tmp" if checkout else None
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd
+    )
     try:
         assert proc.stdout is not None
         ready = proc.stdout.readline().split()
@@ -206,7 +214,8 @@ def run_client(
 def run_one(pairing: str, conns: int, rnd: int, args: argparse.Namespace, bins: tuple[Path, Path]) -> Sample:
     cserver, cload = bins
     load, target = pairing.split("->")
-    with server(server_argv(target, cserver)) as (proc, port):
+    target, _, version = target.partition("@")  # NAME@base: the --base checkout's seatlab
+    with server(server_argv(target, cserver), args.base if version else None) as (proc, port):
         if load == "cload":
             m = run_cload(cload, proc, port, conns, args.window)
         else:
@@ -226,6 +235,11 @@ def run_one(pairing: str, conns: int, rnd: int, args: argparse.Namespace, bins: 
     )
 
 
+def _order(pairing: str) -> tuple[int, str]:
+    base = pairing.partition("@")[0]
+    return (PAIRINGS.index(base) if base in PAIRINGS else len(PAIRINGS), pairing)
+
+
 def table(samples: list[Sample], commit: str) -> str:
     """Markdown: per connection count and pairing, medians over rounds; the ratio is per round."""
     rows = [
@@ -235,7 +249,7 @@ def table(samples: list[Sample], commit: str) -> str:
     ]
     for conns in sorted({s.connections for s in samples}):
         limit = {s.round: s.rps for s in samples if s.connections == conns and s.pairing == LIMIT}
-        for pairing in PAIRINGS:
+        for pairing in sorted({s.pairing for s in samples}, key=_order):
             mine = [s for s in samples if s.connections == conns and s.pairing == pairing]
             if not mine:
                 continue
@@ -264,11 +278,19 @@ def main() -> int:
     p.add_argument("--connections", default="100,1000", help="comma-separated connection counts")
     p.add_argument("--pairings", default=",".join(PAIRINGS), help=f"comma-separated, of {PAIRINGS}")
     p.add_argument("--out", type=Path, default=None, help="JSON file of every sample")
+    p.add_argument(
+        "--base", type=Path, default=None,
+        help="a checkout (e.g. a git export) whose seatlab servers also run, as NAME@base, in every round",
+    )  # fmt: skip
     args = p.parse_args()
     pairings = args.pairings.split(",")
     unknown = [x for x in pairings if x not in PAIRINGS]
     if unknown:
         p.error(f"--pairings: unknown {unknown}; choose from {PAIRINGS}")
+    if args.base is not None:
+        if not (args.base / "seatlab" / "server" / "__main__.py").is_file():
+            p.error(f"--base {args.base}: no seatlab/server/__main__.py there")
+        pairings += [f"{x}@base" for x in pairings if not x.endswith("cserver")]
     connections = [int(c) for c in args.connections.split(",")]
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
