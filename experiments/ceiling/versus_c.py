@@ -18,10 +18,12 @@ Every figure is the rate in the load side's measured window and the CPU of
 each side over it: the server from ``/proc`` (psutil) at the window's
 start and end, cload from its own ``getrusage``, seatlab.client from its
 ``summary.json`` (``loadgen_cpu_us_per_answer``). seatlab.client's window
-is not known in absolute time here, so the server's CPU beside it is
-sampled over the middle of its window (from 1 s after its warm-up to 1 s
-before its end), at the steady closed-loop rate, which is what the per
-request figure divides by. The table gives, per pairing and connection
+is not in summary.json in absolute time, so it is placed from the
+moment the client exited minus its ``elapsed_s`` (late by the client's
+last Stats and file writes), and the server's CPU beside it is sampled
+over a span inside it (0.5 s after its start to 2 s before its end), at
+the steady closed-loop rate, which is what the per request figure divides
+by. The table gives, per pairing and connection
 count, the median over rounds of the rate and of the ratio to the limit
 *in the same round*; ratios, never absolute rates, compare pairings.
 
@@ -169,6 +171,7 @@ def run_client(
 ) -> dict[str, float]:
     """``python -m seatlab.client`` in duration mode; the server's CPU over the middle of its window."""
     warmup = 1.5
+    window_s = max(window_s, 4.0)  # room for the sampled span's margins
     argv = [
         sys.executable, "-m", "seatlab.client", "--port", str(port), "--clients", str(conns),
         "--mode", "duration", "--warmup", str(warmup), "--duration", str(window_s),
@@ -185,14 +188,18 @@ def run_client(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    t_start = time.monotonic()
     done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=window_s + 120)
     stop.set()
     sampler.join()
+    t_exit = time.monotonic()
     summary = json.loads((out_dir / "summary.json").read_text())
     rps = float(summary["throughput_rps"])
-    # the window opens after start-up (~0.5-1 s), connection and warm-up: take its middle
-    a, b = t_start + 1.0 + warmup + 1.0, t_start + warmup + window_s
+    # its window in our clock: the run ended (t0 + elapsed_s) a little before the process did, so
+    # t0 is at most that little earlier than this estimate; the margins (0.5 s after the window's
+    # start, 2 s before its end) keep the sampled span inside the window for up to 2 s of it
+    t0 = t_exit - float(summary["elapsed_s"])
+    start = t0 + float(summary["window_start_s"])
+    a, b = start + 0.5, start + float(summary["window_s"]) - 2.0
     inside = [(t, c) for t, c in samples if a <= t <= b]
     if len(inside) >= 2 and rps > 0:
         (ta, ca), (tb, cb) = inside[0], inside[-1]
