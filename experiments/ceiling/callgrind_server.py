@@ -7,8 +7,11 @@ instrumentation off (start-up is not counted), the C load generator
 (the load generator's Book + Cancel pattern), instrumentation is switched
 on at the start of cload's measured window (``callgrind_control -i on``)
 and the counts are dumped at its end (``callgrind_control -d``). The figure
-is the dump's instruction count divided by the answers cload counted in
-that window: user-space instructions per request of the whole server
+is the dump's instruction count divided by the reads the server made in it
+(calls of uvloop's read callback, counted by callgrind itself; with one
+request outstanding per connection a read is one request), which is exact,
+whereas cload's own count of its window is off by the second or so that
+``callgrind_control`` takes to act (both are printed): user-space instructions per request of the whole server
 process (CPython, uvloop/libuv, libc; the kernel's work in the syscalls is
 not in it). It does not depend on what else the machine runs, so two
 versions are compared by running this once on each, in any order.
@@ -45,6 +48,34 @@ def _total_ir(path: Path) -> int:
     if m is None:
         raise RuntimeError(f"{path}: no summary line")
     return int(m.group(1))
+
+
+READ_CALLBACK = "__pyx_f_6uvloop_4loop___uv_stream_on_read"
+"""uvloop's libuv read callback (its C name): one call per read."""
+
+
+def calls_to(path: Path, function: str) -> int:
+    """How many times the dump saw ``function`` called (its ``calls=`` lines, over every caller)."""
+    names: dict[str, str] = {}
+    total = 0
+    target = False
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("cfn="):
+            m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+            if m is None:
+                target = line[4:].strip() == function
+                continue
+            if m.group(2) is not None:
+                names[m.group(1)] = m.group(2)
+            target = names.get(m.group(1)) == function
+        elif line.startswith("fn="):
+            m = re.match(r"fn=\((\d+)\)(?: (.*))?", line)
+            if m is not None and m.group(2) is not None:
+                names[m.group(1)] = m.group(2)
+        elif target and line.startswith("calls="):
+            total += int(line[6:].split()[0])
+            target = False
+    return total
 
 
 def measure(
@@ -87,6 +118,12 @@ def measure(
         first = dumps[0] if dumps else out  # the -d dump: the window only (the exit dump is what followed)
         ir = _total_ir(first)
         answers = int(result["answers"])
+        # uvloop's read callback runs once per read, and a closed-loop client's read is one request:
+        # counted in the dump itself, this is exact, whereas cload's window and the dump's are up to
+        # a second or so apart (callgrind_control through vgdb); the regex is a cross-check (one call
+        # per plain request in match_plain; two per Cancel before it)
+        reads = calls_to(first, READ_CALLBACK)
+        matched = calls_to(first, "_sre_SRE_Pattern_fullmatch")
         annotate = ""
         if top:
             annotate = subprocess.run(
@@ -100,9 +137,12 @@ def measure(
         "backend": backend,
         "command": shlex.join(command),
         "connections": conns,
-        "answers": answers,
         "instructions": ir,
-        "instructions_per_request": ir / max(answers, 1),
+        "reads": reads,
+        "instructions_per_request": ir / reads if reads else None,
+        "cload_answers": answers,
+        "instructions_per_cload_answer": ir / max(answers, 1),
+        "regex_fullmatch_calls": matched,
         "rps_under_callgrind": float(result["rps"]),
         "annotate": annotate,
     }
