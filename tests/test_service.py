@@ -111,3 +111,26 @@ def test_answer_is_every_handle_in_order_and_shutting_down_refuses_each() -> Non
     assert [(r.id, r.error.code) for r in refused] == [(i, seat_pb2.Error.INTERNAL) for i in (1, 2, 0, 4)]
     assert all("shutting down" in r.error.message for r in refused)
     assert service.store.stats() == (1, 1)  # refusing books nothing
+
+
+def test_a_plain_shaped_request_with_a_wrong_uuid_takes_the_general_path() -> None:
+    """36 bytes in the uuid's place that are not a canonical uuid: refused as the protobuf path says."""
+    service = SeatService(SeatStore(10))
+    wrong = [
+        "g" + U1[1:],  # not hex
+        U1[:8] + "0" + U1[9:13] + "-" + U1[14:],  # a dash moved
+        U1.replace("-", "0"),  # no dashes (36 hex digits)
+    ]
+    for n, text in enumerate(wrong, 1):
+        for op in ("book", "cancel"):
+            kwargs = {op: (seat_pb2.Book if op == "book" else seat_pb2.Cancel)(uuid=text)}
+            got = ask(service, request(id=n, **kwargs))
+            assert got.id == n and got.error.code == seat_pb2.Error.BAD_REQUEST, (op, text)
+            assert "not canonical" in got.error.message
+    # not UTF-8 in the uuid's place: protobuf refuses the message itself
+    body = b"\x12\x26\x0a\x24" + b"\xff" * 36
+    garbage = parse_response(service.handle(b"\x08\x07" + body)[1:])
+    assert garbage.error.code == seat_pb2.Error.BAD_REQUEST and "not a Request" in garbage.error.message
+    assert service.store.stats() == (10, 0)
+    upper = ask(service, request(id=9, book=seat_pb2.Book(uuid=U1.upper())))
+    assert upper.seat.uuid == U1.lower()  # upper-case hex is canonical: the hot path lowercases it

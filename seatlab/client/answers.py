@@ -65,14 +65,24 @@ def read_answer(p: bytes) -> tuple[int, int, int, object]:
         i = 0
         rid = 0
         if n and p[0] == 0x08:
-            rid, i = decode_varint(p, 1)
+            rid = p[1]
+            if rid < 0x80:  # one- and two-byte ids read inline: a call less per answer
+                i = 2
+            elif p[2] < 0x80:
+                rid, i = (rid & 0x7F) | (p[2] << 7), 3
+            else:
+                rid, i = decode_varint(p, 1)
         if i < n:
             tag = p[i]
             if p[i + 1] >= 0x80:
                 pass  # a long field: not one of the hot shapes
             elif tag == 0x12 and p[i + 2] == 0x08:  # seat: 08 number 12 len uuid
                 end = i + 2 + p[i + 1]
-                number, j = decode_varint(p, i + 3)
+                number = p[i + 3]
+                if number < 0x80:
+                    j = i + 4
+                else:
+                    number, j = decode_varint(p, i + 3)
                 if end == n and p[j] == 0x12 and j + 2 + p[j + 1] == n:
                     return SEAT, rid, number, p[j + 2 :]
             elif tag == 0x1A:  # sold_out

@@ -98,6 +98,27 @@ class ServerConnection:
         """After a framing error: the client sent more than ``LINGER_BYTES``; close now."""
         return self.discarded > LINGER_BYTES
 
+    def take_single(self, data: bytes) -> bytes | None:
+        """The payload, if ``data`` is exactly one whole request and nothing else is held; else None.
+
+        The hot path of a closed-loop client, for a backend that answers at once (no delay,
+        no commit, not paused): one frame with a one-byte length arriving on a connection
+        that holds no bytes, no framing error and no end of stream. The request is handed
+        out as served, and the connection stays empty. On None nothing was taken: give
+        ``data`` to ``receive_data`` as usual.
+        """
+        n = len(data) - 1
+        if (
+            0 <= n < 0x80
+            and data[0] == n
+            and self._single is None
+            and not self.failed
+            and not self.eof
+            and not self._decoder.buffered
+        ):
+            return data[1:]
+        return None
+
     def receive_data(self, data: bytes) -> None:
         """Take bytes the client sent; ``b""`` means it closed its side (end of stream)."""
         if self._single is None and not self.failed and data:

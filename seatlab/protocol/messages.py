@@ -27,8 +27,28 @@ _CANONICAL_UUID = re.compile(_UUID_PATTERN)
 # the id field exactly as the answer echoes it (absent for id 0, which proto3 leaves out); group 2
 # the uuid.
 _ID_FIELD = rb"(?:(\x08[\x80-\xff]{0,8}[\x01-\x7f])|\x08\x00)?"
-_PLAIN_BOOK = re.compile(_ID_FIELD + rb"\x12\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")", re.DOTALL)
-_PLAIN_CANCEL = re.compile(_ID_FIELD + rb"\x1a\x26\x0a\x24(" + _UUID_PATTERN.encode() + rb")", re.DOTALL)
+# Group 2 is the op's field tag: BOOK_TAG or CANCEL_TAG; one pattern for both, one match per request.
+# The uuid's 36 bytes are only taken here (a regex's hex classes cost ~10% of a request); their
+# shape is checked after, with one translate: UUID_CLASSES maps a hex digit to "h", "-" to itself
+# and any other byte to "x", so a canonical uuid becomes exactly UUID_SHAPE.
+_PLAIN_REQUEST = re.compile(_ID_FIELD + rb"([\x12\x1a])\x26\x0a\x24(.{36})", re.DOTALL)
+UUID_CLASSES = bytes(
+    ord("h") if chr(i) in "0123456789abcdefABCDEF" else ord("-") if i == ord("-") else ord("x")
+    for i in range(256)
+)
+UUID_SHAPE = b"hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"
+BOOK_TAG = b"\x12"
+"""``Request.book``'s field tag (field 2, length-delimited): group 2 of a ``match_plain`` match."""
+CANCEL_TAG = b"\x1a"
+"""``Request.cancel``'s field tag (field 3, length-delimited)."""
+match_plain = _PLAIN_REQUEST.fullmatch
+"""``match_plain(payload)``: a match if ``payload`` has the plain shape of a Book or a Cancel, else None.
+
+Its ``groups()`` are (the id field as the answer echoes it, None for id 0; ``BOOK_TAG`` or
+``CANCEL_TAG``; 36 bytes in the uuid's place, in the case they came in). It is a plain request
+only if those bytes are a canonical uuid: ``uuid.translate(UUID_CLASSES) == UUID_SHAPE``. The
+service's hot path calls the compiled pattern's own method and ``translate``: two C calls per
+request, no Python frame (``fast_book`` says what it recognizes)."""
 _SEAT_HEADS = [b""]  # number -> the bytes of a Seat answer between the id field and the uuid
 
 
@@ -67,10 +87,12 @@ def fast_book(payload: bytes) -> tuple[bytes, bytes] | None:
     would read differently. The id comes back as the encoded field the
     answer echoes (see ``id_field``), so the hot path never decodes it.
     """
-    match = _PLAIN_BOOK.fullmatch(payload)
-    if match is None:
+    match = match_plain(payload)
+    if match is None or match.group(2) != BOOK_TAG:
         return None
-    field, raw = match.groups()
+    field, _, raw = match.groups()
+    if raw.translate(UUID_CLASSES) != UUID_SHAPE:
+        return None
     return field or b"", raw.lower()
 
 
@@ -79,10 +101,12 @@ def fast_cancel(payload: bytes) -> tuple[bytes, bytes] | None:
 
     The Cancel twin of ``fast_book``: ``[08 <id>] 1a 26 0a 24 <36 uuid bytes>``.
     """
-    match = _PLAIN_CANCEL.fullmatch(payload)
-    if match is None:
+    match = match_plain(payload)
+    if match is None or match.group(2) != CANCEL_TAG:
         return None
-    field, raw = match.groups()
+    field, _, raw = match.groups()
+    if raw.translate(UUID_CLASSES) != UUID_SHAPE:
+        return None
     return field or b"", raw.lower()
 
 

@@ -114,6 +114,8 @@ class CoroServer:
         write = writer.write
         drain = writer.drain
         buffered = writer.transport.get_write_buffer_size  # drain() only when the kernel did not take it all
+        # no delay, no commit: a read that is exactly one request skips the batch (answer([p]) is handle(p))
+        one = self.service.handle if not (delay_s or commit or self.service.needs_commit) else None
         while True:
             if listener.stopping:
                 conn.shutdown()
@@ -142,6 +144,21 @@ class CoroServer:
                     await asyncio.sleep(0)  # one turn each: the other connections and the accept first
                 continue
             data = await read(_READ_SIZE)
+            if one is not None and (payload := core.take_single(data)) is not None:
+                while True:  # a closed-loop client's one request per read: answered at once
+                    conn.busy = True
+                    write(one(payload))
+                    if buffered():
+                        await drain()
+                    conn.busy = False
+                    if listener.stopping:
+                        break  # the loop's top shuts it down
+                    data = await read(_READ_SIZE)
+                    payload = core.take_single(data)
+                    if payload is None:  # anything else: the batches' way
+                        core.receive_data(data)
+                        break
+                continue
             core.receive_data(data)
 
 

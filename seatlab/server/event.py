@@ -45,10 +45,13 @@ class EventServer:
         answer: Callable[[list[bytes]], bytes],
         delay_s: float = 0.0,
         commit: GroupCommit | None = None,
+        answer_one: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.loop = loop
         self.answer = answer
         """Payloads to their answers: committed, or for ``commit`` to commit."""
+        self.answer_one = answer_one or (lambda payload: answer([payload]))
+        """One payload to its answer, as ``answer([payload])`` (the hot path's one-request read)."""
         self.commit = commit
         self.delays = DelayQueue(loop, delay_s) if delay_s else None
         self.limit = 1 if delay_s else TURN_FRAMES
@@ -87,18 +90,24 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         core = self.core
+        server = self.server
+        if server.hot and not (self.write_paused or self.read_paused):
+            payload = core.take_single(data)
+            if payload is not None:  # a closed-loop client's one request: answered at once, one write
+                self.transport.write(server.answer_one(payload))  # type: ignore[union-attr]
+                return
         core.receive_data(data)
         if core.failed:  # lingering after a framing error: discard, up to a bound
             if core.linger_over:
                 self.abort()
         elif self.busy or self.write_paused:
             self._flow()
-        elif self.server.hot:
-            # the hot path (no delay, no commit): this turn's batch answered here, in one write
-            batch = self.core.next_batch(TURN_FRAMES)
+        elif server.hot:
+            # no delay, no commit: this turn's batch answered here, in one write
+            batch = core.next_batch(TURN_FRAMES)
             payloads, error, close, more = batch
             if payloads:
-                answers = self.server.answer(payloads)
+                answers = server.answer(payloads)
                 self.transport.write(answers + error if error else answers)  # type: ignore[union-attr]
             elif error:
                 self.transport.write(error)  # type: ignore[union-attr]
@@ -242,6 +251,8 @@ def serve(ctx: ServerContext) -> None:
     def make(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> LoopListener:
         commit = GroupCommit(loop, service) if service.needs_commit else None
         answer = service.handle_all if commit is not None else service.answer
-        return EventServer(loop, sock, answer, ctx.config.delay_s, commit).listener
+        # without --sync fsync, answer([p]) is handle(p): the hot path calls it directly
+        one = service.handle if not service.needs_commit else None
+        return EventServer(loop, sock, answer, ctx.config.delay_s, commit, one).listener
 
     run_loops(ctx, make)

@@ -90,6 +90,47 @@ def test_single_frame_fast_path_keeps_order_with_a_second_read() -> None:
     assert conn.next_batch().payloads == [b"first", b"second"]
 
 
+def test_take_single_hands_out_one_whole_frame_and_leaves_the_connection_empty() -> None:
+    conn = ServerConnection()
+    assert conn.take_single(frame(b"first")) == b"first"
+    assert conn.buffered == 0
+    assert conn.next_batch() == Batch([], b"", False, False)  # nothing left to serve
+    assert conn.take_single(frame(b"")) == b""  # an empty payload is a whole frame too
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b"a") + frame(b"b"),  # two frames
+        frame(b"abc")[:-1],  # a partial frame
+        frame(b"abc") + b"\x05",  # a frame and the start of the next
+        frame(b"x" * 200),  # a two-byte length: the decoder's
+    ],
+)
+def test_take_single_takes_nothing_that_is_not_exactly_one_frame(data: bytes) -> None:
+    conn = ServerConnection()
+    assert conn.take_single(data) is None
+    assert conn.buffered == 0  # nothing taken: the caller hands it to receive_data
+    conn.receive_data(data)
+    assert conn.buffered == len(data)
+
+
+def test_take_single_waits_behind_what_the_connection_holds() -> None:
+    held = ServerConnection()
+    held.receive_data(frame(b"one")[:2])  # a partial frame in the decoder
+    assert held.take_single(frame(b"two")) is None
+    single = ServerConnection()
+    single.receive_data(frame(b"one"))  # a single frame not yet served
+    assert single.take_single(frame(b"two")) is None
+    ended = ServerConnection()
+    ended.receive_data(b"")
+    assert ended.take_single(frame(b"late")) is None
+    failed = ServerConnection()
+    failed.receive_data(encode_varint(MAX_FRAME + 1))
+    assert failed.next_batch().close
+    assert failed.take_single(frame(b"late")) is None
+
+
 @pytest.mark.parametrize(
     ("prefix", "code"),
     [

@@ -1,0 +1,174 @@
+"""Instructions per request of a server, counted by callgrind: the before/after figure that load cannot move.
+
+How this works: the server runs under ``valgrind --tool=callgrind`` with
+instrumentation off (start-up is not counted), the C load generator
+``cload`` (built from ``shared/ref`` into a temporary folder, as
+``versus_c.py`` does) drives it over N connections in its ``refill`` mode
+(the load generator's Book + Cancel pattern), instrumentation is switched
+on at the start of cload's measured window (``callgrind_control -i on``)
+and the counts are dumped at its end (``callgrind_control -d``). The figure
+is the dump's instruction count divided by the reads the server made in it
+(calls of uvloop's read callback, counted by callgrind itself; with one
+request outstanding per connection a read is one request), which is exact,
+whereas cload's own count of its window is off by the second or so that
+``callgrind_control`` takes to act (both are printed): user-space instructions per request of the whole server
+process (CPython, uvloop/libuv, libc; the kernel's work in the syscalls is
+not in it). It does not depend on what else the machine runs, so two
+versions are compared by running this once on each, in any order.
+``--top`` also prints callgrind_annotate's functions by own cost.
+
+    .venv/bin/python experiments/ceiling/callgrind_server.py --backend event --connections 100
+    .venv/bin/python experiments/ceiling/callgrind_server.py --command 'PYTHONPATH=/tmp/old python3 -m seatlab.server'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from versus_c import CAPACITY, build
+
+
+def _control(pid: int, *flags: str) -> None:
+    subprocess.run(["callgrind_control", *flags, str(pid)], check=True, capture_output=True, timeout=120)
+
+
+def _total_ir(path: Path) -> int:
+    """The instruction count of one callgrind dump (its ``summary:`` or ``totals:`` line)."""
+    m = re.search(r"^(?:summary|totals): (\d+)", path.read_text(errors="replace"), re.M)
+    if m is None:
+        raise RuntimeError(f"{path}: no summary line")
+    return int(m.group(1))
+
+
+READ_CALLBACK = "__pyx_f_6uvloop_4loop___uv_stream_on_read"
+"""uvloop's libuv read callback (its C name): one call per read."""
+
+
+def calls_to(path: Path, function: str) -> int:
+    """How many times the dump saw ``function`` called (its ``calls=`` lines, over every caller)."""
+    names: dict[str, str] = {}
+    total = 0
+    target = False
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("cfn="):
+            m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+            if m is None:
+                target = line[4:].strip() == function
+                continue
+            if m.group(2) is not None:
+                names[m.group(1)] = m.group(2)
+            target = names.get(m.group(1)) == function
+        elif line.startswith("fn="):
+            m = re.match(r"fn=\((\d+)\)(?: (.*))?", line)
+            if m is not None and m.group(2) is not None:
+                names[m.group(1)] = m.group(2)
+        elif target and line.startswith("calls="):
+            total += int(line[6:].split()[0])
+            target = False
+    return total
+
+
+def measure(
+    command: list[str], env: dict[str, str], backend: str, conns: int, window_s: float, top: int
+) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="seatlab-callgrind-") as tmp:
+        tmpdir = Path(tmp)
+        _, cload = build(tmpdir)
+        out = tmpdir / "callgrind.out"
+        argv = [
+            "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+            *command, "--backend", backend, "--port", "0", "--threads", "1", "--capacity", str(CAPACITY),
+            "--delay", "0", "--max-backlog", "4096",
+        ]  # fmt: skip
+        # from /tmp: python -m puts the current directory first on sys.path, which would choose the code
+        server = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd="/tmp", env=env
+        )
+        try:
+            assert server.stdout is not None
+            ready = server.stdout.readline().split()
+            if len(ready) < 3 or ready[0] != "READY":
+                raise RuntimeError(f"no READY line from {argv}")
+            load = subprocess.Popen(
+                [str(cload), "-p", ready[2], "-c", str(conns), "-t", "1", "-w", "3", "-d", str(window_s),
+                 "-m", "refill"],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert load.stdout is not None
+            _, ts, te, _ = load.stdout.readline().split()
+            time.sleep(max(float(ts) - time.monotonic(), 0.0))
+            _control(server.pid, "-i", "on")
+            time.sleep(max(float(te) - time.monotonic(), 0.0))
+            _control(server.pid, "-d")
+            result = json.loads(load.communicate(timeout=window_s + 120)[0].strip().splitlines()[-1])
+        finally:
+            server.terminate()
+            server.wait(120)
+        dumps = sorted(p for p in tmpdir.glob("callgrind.out*") if p.name != "callgrind.out")
+        first = dumps[0] if dumps else out  # the -d dump: the window only (the exit dump is what followed)
+        ir = _total_ir(first)
+        answers = int(result["answers"])
+        # uvloop's read callback runs once per read, and a closed-loop client's read is one request:
+        # counted in the dump itself, this is exact, whereas cload's window and the dump's are up to
+        # a second or so apart (callgrind_control through vgdb); the regex is a cross-check (one call
+        # per plain request in match_plain; two per Cancel before it)
+        reads = calls_to(first, READ_CALLBACK)
+        matched = calls_to(first, "_sre_SRE_Pattern_fullmatch")
+        annotate = ""
+        if top:
+            annotate = subprocess.run(
+                ["callgrind_annotate", "--threshold=99", str(first)],
+                check=False,
+                capture_output=True,
+                text=True,
+            ).stdout
+            annotate = "\n".join(annotate.splitlines()[: top + 25])
+    return {
+        "backend": backend,
+        "command": shlex.join(command),
+        "connections": conns,
+        "instructions": ir,
+        "reads": reads,
+        "instructions_per_request": ir / reads if reads else None,
+        "cload_answers": answers,
+        "instructions_per_cload_answer": ir / max(answers, 1),
+        "regex_fullmatch_calls": matched,
+        "rps_under_callgrind": float(result["rps"]),
+        "annotate": annotate,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", default="event")
+    p.add_argument("--connections", type=int, default=100)
+    p.add_argument("--window", type=float, default=8.0, help="seconds of cload's window (counted)")
+    p.add_argument("--command", default=f"{sys.executable} -m seatlab.server", help="the server command")
+    p.add_argument("--top", type=int, default=0, help="also print this many functions by own cost")
+    args = p.parse_args()
+    command = shlex.split(args.command)
+    env = dict(os.environ)
+    while command and "=" in command[0]:  # VAR=value prefixes: the server's environment (valgrind
+        name, _, value = command.pop(0).partition("=")  # follows no exec, so not through env(1))
+        env[name] = value
+    r = measure(command, env, args.backend, args.connections, args.window, args.top)
+    r["command"] = args.command  # as given, with its VAR=value prefixes
+    annotate = r.pop("annotate")
+    print(json.dumps(r))
+    if annotate:
+        print(annotate)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
