@@ -15,6 +15,7 @@ runs at a time, so a template without ``{port}`` works too.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 import traceback
@@ -29,6 +30,8 @@ from seatlab.conformance.registry import CHECKS, Check, Context
 from seatlab.conformance.target import Address, Settings, Target, Template
 from seatlab.conformance.wire import CheckFailed, CheckSkipped, Transcript, Wire, kind, stats_request
 from seatlab.server.process import ServerProcess, ServerStartError
+
+_EXITING_S = 1.0  # after a failed check: how long a shared server that is exiting gets to finish
 
 
 class Status(StrEnum):
@@ -123,12 +126,18 @@ class _SharedServer:
             self.process = process.__enter__()
         return self.process.host, self.process.port
 
-    def died(self) -> str | None:
-        """Why the shared server is gone (exit code, stderr tail), or None while it runs."""
-        if self.process is None or self.process.running:
+    def died(self, failed: bool) -> str | None:
+        """Why the shared server is gone (exit code, stderr tail), or None while it runs.
+
+        After a failed check it is given a moment to finish exiting: a server that crashed
+        closes its sockets (the check sees EOF) a little before its exit can be reaped.
+        """
+        if self.process is None or self.process.popen is None:
             return None
-        assert self.process.popen is not None
-        code = self.process.popen.poll()
+        try:
+            code = self.process.popen.wait(_EXITING_S if failed else 0)
+        except subprocess.TimeoutExpired:
+            return None
         tail = self.process.stderr_text()[-600:].strip() or "(nothing)"
         return f"the server exited with code {code} during this check; stderr ends: {tail}"
 
@@ -221,7 +230,7 @@ def run_suite(
                 continue
             assert isinstance(target, Template)
             ctx = Context("", 0, fixed, timeout_s, work / _folder(check), target=target)
-            record(_run(check, ctx, lambda: None, str(ctx.work_dir)))
+            record(_run(check, ctx, lambda failed: None, str(ctx.work_dir)))
     finally:
         shared.stop()
     order = {c.name: i for i, c in enumerate(chosen)}
@@ -248,7 +257,7 @@ def _run_shared(check: Check, shared: _SharedServer, fixed: bool, timeout_s: flo
     return _run(check, ctx, shared.died, shared.logs())
 
 
-def _run(check: Check, ctx: Context, died: Callable[[], str | None], logs: str) -> Outcome:
+def _run(check: Check, ctx: Context, died: Callable[[bool], str | None], logs: str) -> Outcome:
     """Run one check in ``ctx``; its connections and servers closed, whatever happened."""
     start = time.monotonic()
     status, reason = Status.passed, ""
@@ -263,7 +272,7 @@ def _run(check: Check, ctx: Context, died: Callable[[], str | None], logs: str) 
         reason = f"the check itself raised {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     finally:
         ctx.close()
-    gone = died()
+    gone = died(status == Status.failed)
     if gone is not None:
         status, reason = Status.failed, f"{gone}" + (f" (and: {reason})" if reason else "")
     seconds = time.monotonic() - start
