@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from seatlab.conformance.checks.bad_input import still_serves
+from seatlab.conformance.checks.bad_input import expect_fixed_answer, still_serves
 from seatlab.conformance.registry import Context, check, expect, expect_error, expect_seat, free_seats
 from seatlab.conformance.wire import kind, new_uuid
 from seatlab.protocol.codec import MAX_FRAME, frame
@@ -25,7 +25,7 @@ def max_frame(ctx: Context) -> None:
     wire.send(frame(b"\xff" * MAX_FRAME), f"a frame of {MAX_FRAME} bytes ff ... (not a Request)")
     response = wire.receive(f"the answer to a frame of {MAX_FRAME} bytes")
     if ctx.fixed:
-        expect(kind(response) == "seat", f"a fixed-answer server answered with {kind(response)}")
+        expect_fixed_answer(response, f"a frame of {MAX_FRAME} bytes that is not a Request")
     else:
         expect_error(response, ErrorCode.BAD_REQUEST, 0, f"a {MAX_FRAME}-byte frame that is not a Request")
     u = new_uuid()
