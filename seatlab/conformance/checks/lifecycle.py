@@ -19,6 +19,8 @@ from seatlab.server.process import ServerProcess, ServerStartError
 
 _EXIT_WITHIN_S = 10.0  # the spec's bound for a graceful stop
 _EXIT_SLACK_S = 5.0  # a loaded machine's margin on top, before it counts as not exiting
+_LONG_DELAY_MS = 1500  # a request in its delay when SIGTERM comes: long enough to be sure it started...
+_STARTED_AFTER_S = 0.4  # ...this long after it was sent, on a loaded machine too (nothing shows it)
 _CLOSE_WITHIN_S = _EXIT_WITHIN_S + _EXIT_SLACK_S  # connections close before the exit: the same bound
 
 
@@ -87,12 +89,12 @@ def sigterm_exits_0(ctx: Context) -> None:
 )
 def sigterm_finishes_started(ctx: Context) -> None:
     db = ctx.db_path()
-    server = ctx.start(Settings(delay_ms=500, threads=2), db)
+    server = ctx.start(Settings(delay_ms=_LONG_DELAY_MS, threads=2), db)
     wire = ctx.connect(server)
     idle = ctx.connect(server)
     u = new_uuid()
     wire.send(book_request(1, u))
-    time.sleep(0.2)  # the request is in its delay (500 ms)
+    time.sleep(_STARTED_AFTER_S)  # the request is in its delay
     assert server.popen is not None
     ctx.transcript.add("SIGTERM  sent to the server while the Book is in its delay")
     server.popen.terminate()
@@ -122,17 +124,18 @@ def _wait_exit_0(ctx: Context, server: ServerProcess) -> None:
 
 @check(
     "lifecycle.sigterm-answers-pipelined",
-    "requests pipelined behind one in its delay at SIGTERM are each answered, in order; the db holds what was",
+    "requests pipelined behind one in its delay at SIGTERM are each answered (Seat or Error), in order; "
+    "the db holds exactly the acknowledged ones",
     own_server=True,
     placeholders=("delay", "db_path"),
 )
 def sigterm_answers_pipelined(ctx: Context) -> None:
     db = ctx.db_path()
-    server = ctx.start(Settings(delay_ms=400, threads=2), db)
+    server = ctx.start(Settings(delay_ms=_LONG_DELAY_MS, threads=2), db)
     wire = ctx.connect(server)
     uuids = [new_uuid() for _ in range(5)]
     wire.send(b"".join(book_request(i + 1, u) for i, u in enumerate(uuids)))
-    time.sleep(0.15)  # the first is in its delay, four wait behind it
+    time.sleep(_STARTED_AFTER_S)  # the first is in its delay, four wait behind it
     assert server.popen is not None
     ctx.transcript.add("SIGTERM  sent to the server while the first Book is in its delay")
     server.popen.terminate()
