@@ -257,6 +257,20 @@ _BAD_DBS = {
 }
 
 
+def refused_start(ctx: Context, settings: Settings, db: Path, what: str) -> tuple[int, str]:
+    """Start a server expected to refuse ``what``: (its exit code, what it said), ``CheckFailed`` if READY."""
+    server = ctx.process(settings, db)
+    try:
+        server.__enter__()
+    except ServerStartError as exc:
+        ctx.transcript.add(f"start failed: {str(exc)[:300]}")
+        code = server.popen.returncode if server.popen is not None else None
+        expect(code is not None, f"the server did not exit before READY: {exc}")
+        assert code is not None
+        return code, server.stderr_text() + server.stdout_path.read_text(errors="replace")
+    raise CheckFailed(f"the server started (READY) with {what}")
+
+
 def _register_bad_db(name: str, content: str, line: int) -> None:
     @check(
         f"lifecycle.bad-db-{name}",
@@ -268,23 +282,30 @@ def _register_bad_db(name: str, content: str, line: int) -> None:
         db = ctx.db_path()
         db.write_text(content.format(u=new_uuid(), v=new_uuid()))
         ctx.transcript.add(f"wrote    {db}: {db.read_text()!r}")
-        server = ctx.process(Settings(capacity=200), db)
-        try:
-            server.__enter__()
-        except ServerStartError as exc:
-            ctx.transcript.add(f"start failed: {str(exc)[:300]}")
-            code = server.popen.returncode if server.popen is not None else None
-            expect(code is not None and code != 0, f"the server did not exit non-zero before READY: {exc}")
-            said = server.stderr_text() + server.stdout_path.read_text(errors="replace")
-            said = said.replace(str(db), f"<{db.name}>")
-            expect(db.name in said, f"the server's error does not name the db file {db}: {said[-400:]!r}")
-            expect(
-                re.search(rf"\b{line}\b", said) is not None,
-                f"the server's error does not name line {line}: {said[-400:]!r}",
-            )
-            return
-        raise CheckFailed(f"the server started (READY) with a db file with {name.replace('-', ' ')}")
+        code, said = refused_start(
+            ctx, Settings(capacity=200), db, f"a db file with {name.replace('-', ' ')}"
+        )
+        expect(code != 0, f"the server exited with code 0 before READY: {said[-400:]!r}")
+        said = said.replace(str(db), f"<{db.name}>")
+        expect(db.name in said, f"the server's error does not name the db file {db}: {said[-400:]!r}")
+        expect(
+            re.search(rf"\b{line}\b", said) is not None,
+            f"the server's error does not name line {line}: {said[-400:]!r}",
+        )
 
 
 for _name, (_content, _line) in _BAD_DBS.items():
     _register_bad_db(_name, _content, _line)
+
+
+@check(
+    "lifecycle.bad-value-exits-2",
+    "a bad flag value (--capacity -1) exits 2 before READY with a message that names the flag",
+    own_server=True,
+    placeholders=("capacity",),
+    store=False,
+)
+def bad_value_exits_2(ctx: Context) -> None:
+    code, said = refused_start(ctx, Settings(capacity=-1), ctx.db_path(), "--capacity -1")
+    expect(code == 2, f"the server exited with code {code} for --capacity -1, not 2: {said[-400:]!r}")
+    expect("capacity" in said.lower(), f"the server's message does not name the capacity: {said[-400:]!r}")
