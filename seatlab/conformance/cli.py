@@ -84,14 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_positive,
         default=5.0,
+        metavar="S",
         help="seconds to wait for one answer before failing (default 5)",
     )
     p.add_argument(
-        "--ready-timeout", type=_positive, default=10.0, help="seconds to wait for READY (default 10)"
+        "--ready-timeout",
+        type=_positive,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for READY (default 10)",
     )
     p.add_argument(
         "--work-dir",
         type=Path,
+        metavar="DIR",
         help="where server logs and db files go (default: a temporary folder, kept only when a check fails)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no line per check as it finishes")
