@@ -154,6 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.junit is not None:
         write_junit(result, args.junit)
         print(f"JUnit XML: {args.junit}")
-    if not result.ok and args.work_dir is None:
+    if not result.ok and args.work_dir is None and result.work_dir.exists():
         print(f"server logs and db files kept in {result.work_dir}")
     return 0 if result.ok else 1

@@ -153,9 +153,16 @@ class _SharedServer:
             self.process = None
 
 
+class _Unreachable(Exception):
+    """Nothing answers a connection at the server's address."""
+
+
 def _probe_kind(host: str, port: int, timeout_s: float) -> tuple[bool, str]:
     """(fixed, what kind of server): one Stats, as the load generator asks it."""
-    wire = Wire(host, port, Transcript(), timeout_s)
+    try:
+        wire = Wire(host, port, Transcript(), timeout_s)
+    except CheckFailed as exc:
+        raise _Unreachable(str(exc)) from None
     try:
         wire.send(stats_request(1))
         answer = kind(wire.receive("the answer to Stats"))
@@ -210,6 +217,9 @@ def run_suite(
             except ServerStartError as exc:
                 start_error = f"the server did not start: {exc}"
                 server_kind = "unknown (the server did not start)"
+            except _Unreachable as exc:
+                start_error = str(exc)
+                server_kind = "unknown (no connection)"
         for check in shared_checks:
             if start_error is not None:
                 record(Outcome(check, Status.failed, reason=start_error))
@@ -236,7 +246,7 @@ def run_suite(
     order = {c.name: i for i, c in enumerate(chosen)}
     outcomes.sort(key=lambda o: order[o.check.name])  # the table in check order, shared or not
     result = SuiteResult(target.describe(), server_kind, outcomes, time.monotonic() - start, work)
-    if own_dir and result.ok:
+    if own_dir and (result.ok or not any(work.iterdir())):  # kept only for a failure's logs
         shutil.rmtree(work, ignore_errors=True)
     return result
 

@@ -8,6 +8,7 @@ flaw; skip, saying why, what ``--address`` cannot do; and exit 2 on bad usage.
 from __future__ import annotations
 
 import shlex
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -133,6 +134,14 @@ def test_backend_subset_passes_with_junit(tmp_path: Path) -> None:
     assert suite.attrib["failures"] == "0" and suite.attrib["skipped"] == "0"
     assert int(suite.attrib["tests"]) == len(junit_cases(junit)) >= 10
     assert "lifecycle.kill-9-keeps-acknowledged" in junit_cases(junit)
+
+
+def test_nothing_listening_at_the_address_fails_saying_so() -> None:
+    with socket.socket() as free:  # a port nothing listens on: bound, never listening
+        free.bind(("127.0.0.1", 0))
+        done = conformance("--address", f"127.0.0.1:{free.getsockname()[1]}", "--check", "semantics.book")
+    assert done.returncode == 1
+    assert "Connection refused" in done.stdout and "0 passed, 1 failed" in done.stdout
 
 
 def test_a_server_that_never_gets_ready_fails_every_check(tmp_path: Path) -> None:
