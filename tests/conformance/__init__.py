@@ -1,0 +1,1 @@
+"""Tests of the conformance suite: every check on every Python backend, and the command on broken servers."""
