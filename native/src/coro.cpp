@@ -94,7 +94,10 @@ awaitable<void> session(std::shared_ptr<tcp::socket> socket, SeatService& servic
         framing_failed = true;
         break;
       }
-      if (stopping) break;
+      if (stopping) {  // read but not started: the stop starts no new request, but answers it
+        append_not_started(payload, out);
+        continue;
+      }
       if (delay_ms > 0) {
         timer.expires_after(delay);
         co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));  // the simulated work: an awaited sleep

@@ -200,7 +200,10 @@ inline void EventLoops::serve(Conn* c) {
       linger(c);
       return;
     }
-    if (stopping_) break;  // not started: the stop starts no new request
+    if (stopping_) {  // read but not started: the stop starts no new request, but answers it
+      append_not_started(c->payload, out);
+      continue;
+    }
     if (options_.delay_ms > 0) {
       c->busy = true;
       evtimer_add(c->timer, &delay_);  // the simulated work: a timer in the event loop

@@ -74,7 +74,12 @@ void serve(int fd, SeatService& service, double delay_ms) {
         lingering_close(fd, LINGER_S);
         return;
       }
-      if (stopping) break;  // not started: the stop does not start new requests
+      if (stopping) {  // read but not started: the stop starts no new request, but answers it
+        out.clear();
+        append_not_started(payload, out);
+        if (!send_all(fd, out)) goto done;
+        continue;
+      }
       sleep_ms(delay_ms);   // the simulated work: a blocking sleep in the pool thread
       out.clear();
       service.answer(payload, out);

@@ -26,6 +26,12 @@ std::string framing_error(FrameStatus status) {
   return out;
 }
 
+void append_not_started(const std::string& payload, std::string& out) {
+  seatlab::v1::Request request;
+  std::uint64_t id = request.ParseFromString(payload) ? request.id() : 0;
+  append_error(out, id, ErrorCode::internal, "internal error: shutting down: request not started");
+}
+
 void SeatService::answer(const std::string& payload, std::string& out) {
   seatlab::v1::Request request;
   if (!request.ParseFromString(payload)) {

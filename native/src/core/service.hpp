@@ -25,6 +25,8 @@ class SeatService {
 
 enum class ErrorCode { unspecified = 0, bad_request = 1, bad_frame = 2, frame_too_large = 3, not_found = 4, internal = 5 };
 void append_error(std::string& out, std::uint64_t id, ErrorCode code, const std::string& message);
+// Error{INTERNAL} "shutting down: request not started" for a request read but not started at SIGTERM.
+void append_not_started(const std::string& payload, std::string& out);
 // The Error frame a framing failure gets (id 0), for FrameStatus too_large or bad_frame.
 std::string framing_error(FrameStatus status);
 
