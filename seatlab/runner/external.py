@@ -12,6 +12,12 @@ placeholder names itself (exit 2). The program must print ``READY <host>
 <port>`` as its first stdout line (``/work/shared/spec/protocol.md``) and
 exit 0 on SIGTERM; from then on it is a backend like the others
 (``ServerProcess``: logs, sampling, SIGTERM, kill, reap; the audit).
+
+A template whose program is ``native:NAME`` (``conf/backend/native_*.yaml``)
+names one of seatlab's own C++ servers (``seatlab.native``): the check makes
+sure it exists and that it is built or can be (else the error says what is
+missing and the apt-get line); filling it in builds it on first use (once,
+cached outside the source tree) and puts the binary's path in its place.
 """
 
 from __future__ import annotations
@@ -66,10 +72,32 @@ def check_template(template: str) -> list[str]:
                     f"unknown placeholder {{{field}}} in {template!r}; known: "
                     + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
                 )
+    if words[0].startswith(NATIVE_PREFIX):
+        _check_native(words[0].removeprefix(NATIVE_PREFIX))
     return words
+
+
+NATIVE_PREFIX = "native:"
+"""A template's program ``native:NAME``: seatlab's C++ server ``native_NAME`` (``seatlab.native``)."""
+
+
+def _check_native(name: str) -> None:
+    from seatlab import native
+
+    if name not in native.SERVERS:
+        raise TemplateError(f"no native server {name!r} (native:{name}); known: {', '.join(native.SERVERS)}")
+    try:
+        native.check_toolchain()
+    except native.NativeBuildError as exc:
+        raise TemplateError(f"native:{name}: {exc}") from None
 
 
 def command_argv(template: str, config: ServerConfig) -> list[str]:
     """The argv that starts the external server for one point (the template checked and filled in)."""
     values = {name: fill(config) for name, fill in PLACEHOLDERS.items()}
-    return [word.format(**values) for word in check_template(template)]
+    argv = [word.format(**values) for word in check_template(template)]
+    if argv[0].startswith(NATIVE_PREFIX):  # built here, on first use, not when the config is checked
+        from seatlab import native
+
+        argv[0] = str(native.binary(argv[0].removeprefix(NATIVE_PREFIX)))
+    return argv

@@ -74,8 +74,7 @@ Options parse_options(int argc, char** argv, const std::string& model) {
     } else if (flag == "--max-backlog") {
       o.max_backlog = static_cast<int>(parse_int(prog, flag, value, 1, 1 << 30));
     } else if (flag == "--db-path") {
-      if (value.empty()) fail(prog, "argument --db-path: an empty path");
-      o.db_path = value;
+      o.db_path = value;  // empty (an unfilled {db_path}): memory only
     } else if (flag == "--capacity") {
       o.capacity = static_cast<std::uint32_t>(parse_int(prog, flag, value, 1, 4294967295LL));
     } else if (flag == "--delay") {
