@@ -63,8 +63,10 @@ def cache_root() -> Path:
 def _sources() -> list[Path]:
     if not (SOURCE_DIR / "CMakeLists.txt").is_file():
         raise NativeBuildError(f"no native sources at {SOURCE_DIR} (a seatlab checkout has them)")
-    files = [p for p in SOURCE_DIR.rglob("*") if p.is_file() and "build" not in p.relative_to(SOURCE_DIR).parts]
-    return sorted(files) + [PROTO]
+    files = [
+        p for p in SOURCE_DIR.rglob("*") if p.is_file() and "build" not in p.relative_to(SOURCE_DIR).parts
+    ]
+    return [*sorted(files), PROTO]
 
 
 def source_hash() -> str:

@@ -25,8 +25,8 @@ place, or fails that point with the same message.
 from __future__ import annotations
 
 import shlex
-import sys
 import string
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 

@@ -76,5 +76,7 @@ def test_command_line_tool_prints_the_binary(native_build: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()) == native_build / "native_coro"
-    bad = subprocess.run([sys.executable, "-m", "seatlab.native", "path"], capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "seatlab.native", "path"], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 2 and "usage" in bad.stderr

@@ -51,7 +51,11 @@ def test_bad_request_keeps_the_connection(start_native: StartNative, name: str) 
     c = connect(server)
     c.send(book_request(7, "{" + new_uuid() + "}"))
     answer = c.receive()
-    assert answer.id == 7 and answer.error.code == seat_pb2.Error.BAD_REQUEST and "canonical" in answer.error.message
+    assert (
+        answer.id == 7
+        and answer.error.code == seat_pb2.Error.BAD_REQUEST
+        and "canonical" in answer.error.message
+    )
     c.send(frame(b"\xff\xff\xff"))  # not a Request at all: id 0
     assert c.receive().error.code == seat_pb2.Error.BAD_REQUEST
     c.send(frame(seat_pb2.Request(id=9).SerializeToString()))  # no op
@@ -62,9 +66,14 @@ def test_bad_request_keeps_the_connection(start_native: StartNative, name: str) 
 @pytest.mark.parametrize("name", SEAT_SERVERS)
 @pytest.mark.parametrize(
     ("prefix", "code"),
-    [(encode_varint(65537), seat_pb2.Error.FRAME_TOO_LARGE), (b"\x80\x80\x80\x80\x80", seat_pb2.Error.BAD_FRAME)],
+    [
+        (encode_varint(65537), seat_pb2.Error.FRAME_TOO_LARGE),
+        (b"\x80\x80\x80\x80\x80", seat_pb2.Error.BAD_FRAME),
+    ],
 )
-def test_framing_error_answers_then_closes(start_native: StartNative, name: str, prefix: bytes, code: int) -> None:
+def test_framing_error_answers_then_closes(
+    start_native: StartNative, name: str, prefix: bytes, code: int
+) -> None:
     server = start_native(name)
     c = connect(server)
     c.send(prefix)
