@@ -1,7 +1,7 @@
 """The native (C++) servers under ``native/``: build them once, on first use, and say where they are.
 
 How this works: the build is keyed by a hash of its sources (every file under
-``native/`` and ``seatlab/protocol/seat.proto``), so an edit rebuilds and an
+``native/`` but its ``*.md``, and ``seatlab/protocol/seat.proto``), so an edit rebuilds and an
 unchanged tree never does. ``build()`` configures and builds with CMake into
 ``<cache>/<hash>/`` (``<cache>`` is ``$SEATLAB_NATIVE_CACHE``, else
 ``$XDG_CACHE_HOME/seatlab/native``, else ``~/.cache/seatlab/native``: outside the
@@ -63,8 +63,10 @@ def cache_root() -> Path:
 def _sources() -> list[Path]:
     if not (SOURCE_DIR / "CMakeLists.txt").is_file():
         raise NativeBuildError(f"no native sources at {SOURCE_DIR} (a seatlab checkout has them)")
-    files = [
-        p for p in SOURCE_DIR.rglob("*") if p.is_file() and "build" not in p.relative_to(SOURCE_DIR).parts
+    files = [  # documentation is not a source: editing native/README.md does not rebuild
+        p
+        for p in SOURCE_DIR.rglob("*")
+        if p.is_file() and p.suffix != ".md" and "build" not in p.relative_to(SOURCE_DIR).parts
     ]
     return [*sorted(files), PROTO]
 

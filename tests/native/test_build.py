@@ -43,6 +43,8 @@ def test_source_hash_follows_the_sources(tmp_path: Path, monkeypatch: pytest.Mon
     (copy / "native" / "build").mkdir()  # a build dir inside the tree is not a source
     (copy / "native" / "build" / "junk.o").write_bytes(b"x")
     assert native.source_hash() == before
+    (copy / "native" / "README.md").write_text("docs are not sources\n")
+    assert native.source_hash() == before
     source = copy / "native" / "src" / "event.cpp"
     source.write_text(source.read_text() + "\n// changed\n")
     assert native.source_hash() != before
