@@ -45,7 +45,8 @@ def table(points: pd.DataFrame, sellout: bool) -> str:
     for p in points.itertuples():
         per = p.server_cpu_pct / 100 / p.throughput_rps * 1e6 if p.throughput_rps else float("nan")
         if p.status != "ok":
-            rows.append(f"| {p.backend} | {p.clients} | failed: {p.reason} |")
+            reason = str(p.reason).split(";")[0][:110]
+            rows.append(f"| {p.backend} | {p.clients} | failed: {reason} ... |")
             continue
         if sellout:
             rows.append(
