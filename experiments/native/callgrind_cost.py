@@ -94,7 +94,7 @@ def main() -> int:
     p.add_argument("--servers", nargs="+", default=[*PYTHON, *(f"native_{n}" for n in native.SERVERS)])
     p.add_argument("--small", type=int, default=400)
     p.add_argument("--large", type=int, default=2000)
-    p.add_argument("--connections", type=int, default=4)
+    p.add_argument("--connections", type=int, default=2)  # <= --threads: a pool serves no more at once
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
