@@ -215,3 +215,36 @@ def test_calibrate_answers_every_frame_with_the_fixed_seat(start_native: StartNa
     assert answers[0].seat.uuid == "00000000-0000-4000-8000-000000000001"
     c.send(encode_varint(1 << 20))
     assert c.receive().error.code == seat_pb2.Error.FRAME_TOO_LARGE
+
+
+@pytest.mark.parametrize("name", SEAT_SERVERS)
+def test_a_short_write_is_cut_back_answered_internal_and_served_on(
+    start_native: StartNative, tmp_path: Path, name: str
+) -> None:
+    """A file size limit makes the same short write as a full disk: the line is cut off the file,
+    the booking undone and answered INTERNAL; once the limit is lifted the server books again."""
+    import resource
+
+    db = tmp_path / "seats.csv"
+    server = start_native(name, capacity=100, db_path=db)
+    assert server.popen is not None
+    limit = len(db.read_bytes()) + 3 * 39 + 20  # the header, three whole lines and part of a fourth
+    resource.prlimit(server.popen.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+    c = connect(server)
+    held = {}
+    for _ in range(3):
+        uuid = new_uuid()
+        held[uuid] = c.book(uuid).seat.number
+    refused = c.book(new_uuid())
+    assert refused.error.code == seat_pb2.Error.INTERNAL and str(db) in refused.error.message
+    assert db.read_text().endswith("\n") and len(db.read_text().splitlines()) == 4  # cut back whole
+    assert c.stats().stats.booked == 3  # undone in memory too
+    resource.prlimit(
+        server.popen.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    )
+    late = new_uuid()
+    held[late] = c.book(late).seat.number
+    server.kill()
+    server = start_native(name, capacity=100, db_path=db)
+    c = connect(server)
+    assert c.stats().stats.booked == 4 and all(c.book(u).seat.number == n for u, n in held.items())

@@ -1,5 +1,6 @@
 #include "service.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -90,6 +91,9 @@ void SeatService::answer(const std::string& payload, std::string& out) {
 }
 
 std::unique_ptr<SeatStore> open_store(const Options& options, const char* prog) {
+  // a file size limit (RLIMIT_FSIZE) must fail the write with EFBIG, a short write the journal cuts
+  // back like a full disk's, not kill the server with SIGXFSZ
+  std::signal(SIGXFSZ, SIG_IGN);
   std::map<std::uint32_t, std::string> seats;
   std::unique_ptr<Journal> journal;
   if (!options.db_path.empty()) {
