@@ -12,12 +12,21 @@ placeholder names itself (exit 2). The program must print ``READY <host>
 <port>`` as its first stdout line (``/work/shared/spec/protocol.md``) and
 exit 0 on SIGTERM; from then on it is a backend like the others
 (``ServerProcess``: logs, sampling, SIGTERM, kill, reap; the audit).
+
+A template whose program is ``native:NAME`` (``conf/backend/native_*.yaml``)
+names one of seatlab's own C++ servers (``seatlab.native``): the check makes
+sure it exists, and warns once on stderr when it is not built and cannot be
+(what is missing and the apt-get line), so a run that has Python backends too
+(``+experiment=seed``) still measures them; filling it in builds it on first
+use (once, cached outside the source tree) and puts the binary's path in its
+place, or fails that point with the same message.
 """
 
 from __future__ import annotations
 
 import shlex
 import string
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -66,10 +75,37 @@ def check_template(template: str) -> list[str]:
                     f"unknown placeholder {{{field}}} in {template!r}; known: "
                     + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
                 )
+    if words[0].startswith(NATIVE_PREFIX):
+        _check_native(words[0].removeprefix(NATIVE_PREFIX))
     return words
+
+
+NATIVE_PREFIX = "native:"
+"""A template's program ``native:NAME``: seatlab's C++ server ``native_NAME`` (``seatlab.native``)."""
+
+
+def _check_native(name: str) -> None:
+    from seatlab import native
+
+    if name not in native.SERVERS:
+        raise TemplateError(f"no native server {name!r} (native:{name}); known: {', '.join(native.SERVERS)}")
+    try:
+        native.check_toolchain()
+    except native.NativeBuildError as exc:
+        if name not in _warned:
+            _warned.add(name)
+            print(f"seatlab: warning: native:{name}: {exc}; its points will fail", file=sys.stderr)
+
+
+_warned: set[str] = set()
 
 
 def command_argv(template: str, config: ServerConfig) -> list[str]:
     """The argv that starts the external server for one point (the template checked and filled in)."""
     values = {name: fill(config) for name, fill in PLACEHOLDERS.items()}
-    return [word.format(**values) for word in check_template(template)]
+    argv = [word.format(**values) for word in check_template(template)]
+    if argv[0].startswith(NATIVE_PREFIX):  # built here, on first use, not when the config is checked
+        from seatlab import native
+
+        argv[0] = str(native.binary(argv[0].removeprefix(NATIVE_PREFIX)))
+    return argv

@@ -46,7 +46,8 @@ def test_default_is_thread_pool_against_coroutines(hydra_conf: None) -> None:
 
 def test_seed_is_the_original_experiment(hydra_conf: None) -> None:
     run = settings("+experiment=seed")
-    assert [b.name for b in run.backends] == ["tpool", "coro", "event"]
+    names = ["tpool", "coro", "event"]
+    assert [b.name for b in run.backends] == names + [f"native_{n}" for n in names]  # the original's, in C++
     assert (run.capacities, run.delays_ms, run.thread_counts, run.client_counts, run.mode) == (
         (5000,),
         (50,),
