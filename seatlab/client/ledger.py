@@ -68,7 +68,11 @@ class ConfirmationLog:
         self.uuids += uuid
 
     def cancel_sent(self, now: int, number: int, client: int, uuid: bytes) -> None:
-        """The Cancel of ``uuid``, which holds seat ``number``, goes out at ``now``."""
+        """The Cancel of ``uuid``, which holds seat ``number``, goes out at ``now``.
+
+        ``now`` must be later than the time its Seat was logged: at equal times a Cancel is
+        replayed first, so one logged at its own Seat's time would release nothing.
+        """
         self.seat(now, -number, client, uuid)  # (the load process inlines these two)
 
     def take(self, upto: int) -> Confirmations:

@@ -300,9 +300,13 @@ class LoadWorker:
             self.held[c.uuid] = number
 
     def on_cancel_sent(self, c: Client, now: int) -> None:
+        """The Cancel goes out now; ``now`` is when the Seat answer that prompted it was read."""
         number = self.held.get(c.cancel_uuid)
         if number is not None:  # ConfirmationLog.cancel_sent, inlined
-            self._log_t(now)
+            # strictly after that Seat: at equal times the ledger replays a Cancel first, and a
+            # cancel-after-book Cancel logged at its own Seat's time would release nothing
+            t = perf_counter_ns()
+            self._log_t(t if t > now else now + 1)
             self._log_seat(-number)
             self._log_client(c.index)
             self._log_uuid(c.cancel_uuid_b)

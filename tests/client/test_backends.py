@@ -126,3 +126,16 @@ def test_thousands_of_clients_per_process_send_back_their_result(tmp_path: Path)
                               duration_s=0.3, answer_wait_s=10.0, out_dir=tmp_path / "load"))  # fmt: skip
     # (not starved_clients: a 0.3 s window is shorter than some clients' turn among 10,000)
     assert s["connections"] == 10000 and s["errors"] == 0 and s["answers"] > 0
+
+
+@pytest.mark.parametrize("backend", ["event", "tpool"])
+def test_cancel_after_book_passes_the_live_audit(tmp_path: Path, backend: str) -> None:
+    """Fewer than two free seats per client: each client cancels the seat it was just given. The
+    live ledger saw such a Cancel at its own Seat's time, replayed it first, and reported every later
+    holder of that seat as a double booking (every backend at 5000 clients and 5000 seats)."""
+    with ServerProcess(backend, capacity=20, delay_ms=0, threads=16, log_dir=tmp_path / "server") as server:
+        s = run_load(LoadSpec(port=server.port, clients=16, diversity=2, mode="duration", warmup_s=0.2,
+                              duration_s=1.5, out_dir=tmp_path / "load", timeout_s=20))  # fmt: skip
+    assert s["params"]["refill"] == "cancel-after-book"
+    assert s["answers_by_kind"]["seat"] > 50 and s["answers_by_kind"]["released"] > 50
+    assert s["audit"]["ok"] is True, s["audit"]
