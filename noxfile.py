@@ -25,6 +25,8 @@ LINTED = ["seatlab", "tests", "experiments", "noxfile.py"]
 HYDRA_RUNS = "tests/runner/test_cli.py"
 # the Ray cluster on namespace hosts: minutes of cluster start-up per Python; CI runs it on 3.11 only
 CLUSTER = "tests/cluster"
+# the native servers' real Hydra runs (minutes): like HYDRA_RUNS, 3.11 only
+NATIVE_RUNS = "tests/native/test_runner.py"
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.download_python = "never"
@@ -56,7 +58,15 @@ def tests(session: nox.Session) -> None:
 def compat(session: nox.Session) -> None:
     """The suite but its Hydra runs and the Ray cluster, then ``python -m seatlab +experiment=smoke`` for real (CI on 3.12, 3.13)."""
     install(session)
-    session.run("python", "-m", "pytest", f"--ignore={HYDRA_RUNS}", f"--ignore={CLUSTER}", *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        f"--ignore={HYDRA_RUNS}",
+        f"--ignore={CLUSTER}",
+        f"--ignore={NATIVE_RUNS}",
+        *session.posargs,
+    )
     results = Path(session.create_tmp()) / "smoke-results"
     # exit 0 only if every sweep point ran and passed its audit (1: a point failed, 2: a config error)
     session.run("python", "-m", "seatlab", "+experiment=smoke", f"results_dir={results}")
