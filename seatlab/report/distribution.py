@@ -27,13 +27,14 @@ from matplotlib.lines import Line2D
 
 from seatlab.report.collect import Results, value_text
 from seatlab.report.figure import AXIS_LABELS, colors, log_ms_axis, save, series_frames, subtitle
-from seatlab.report.latency import HISTOGRAM_CEILING_MS
 from seatlab.report.latency_plot import LOWER_BOUND as TRIANGLES
 from seatlab.report.stored import ALL_HDR, CENSORED_HDR, SERVED_HDR, load_folder, read_histogram
 
 LOWER_BOUND = "shaded, " + TRIANGLES
 NINES = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
 MOST_NINES = 5  # 99.999%: beyond that no run of seatlab's size has a sample
+CLAMPED = 0.999  # a value this close to a histogram's highest trackable one was clamped there (60 s in
+# schema 1's histograms, an hour since): a lower bound; a 130 s wait in an hour-long range is not
 
 
 @dataclass
@@ -89,7 +90,7 @@ def curve(h: HdrHistogram, censored: HdrHistogram | None) -> tuple[np.ndarray, n
     values = np.array([h.get_value_at_percentile(p) for p in grid], dtype=float)
     low = np.array(
         [bool(censored is not None and censored.get_count_at_value(int(v)) > 0) for v in values], dtype=bool
-    ) | (values / 1000.0 >= HISTOGRAM_CEILING_MS)  # clamped at the histogram's ceiling: at least that
+    ) | (values >= CLAMPED * h.highest_trackable_value)  # clamped at this histogram's ceiling: at least that
     return 1.0 / (1.0 - grid / 100.0), values / 1000.0, low
 
 

@@ -23,6 +23,8 @@ import pandas as pd
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from seatlab.client.histogram import HIGHEST_US
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MACHINE = {
@@ -32,14 +34,16 @@ MACHINE = {
     "memory_gib": 7.8,
     "python": "3.11.2",
 }
+LEGACY_HIGHEST_US = 60_000_000  # schema 1's histograms stopped at 60 s
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 
 
-def histogram(values_ms: Iterable[float]) -> HdrHistogram:
-    """An HdrHistogram in microseconds, as the load generator keeps them (1 us to 60 s, 3 digits)."""
-    h = HdrHistogram(1, 60_000_000, 3)
+def histogram(values_ms: Iterable[float], highest_us: int = HIGHEST_US) -> HdrHistogram:
+    """An HdrHistogram in microseconds, as the load generator keeps them (1 us to an hour, 3 digits;
+    ``highest_us=LEGACY_HIGHEST_US``: to 60 s, as schema 1 kept them), longer values clamped."""
+    h = HdrHistogram(1, highest_us, 3)
     for value in values_ms:
-        h.record_value(max(1, min(60_000_000, int(value * 1000))))
+        h.record_value(max(1, min(highest_us, int(value * 1000))))
     return h
 
 
@@ -155,6 +159,7 @@ class RunFolders:
     open_loop_point = staticmethod(open_loop_point)
     latency_columns = staticmethod(latency_columns)
     histogram = staticmethod(histogram)
+    LEGACY_HIGHEST_US = LEGACY_HIGHEST_US
 
     def __init__(self, root: Path) -> None:
         self.root = root

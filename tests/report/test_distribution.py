@@ -69,8 +69,19 @@ def test_a_schema_1_histogram_is_drawn_as_answered_only(default_run: Path) -> No
 
 
 def test_curve_marks_values_clamped_at_the_histograms_ceiling(runs) -> None:
-    every = runs.histogram([50.0] * 990 + [120_000.0] * 10)  # recorded as 60 s, the histogram's ceiling
-    xs, ys, low = curve(every, runs.histogram([]))
+    legacy = runs.LEGACY_HIGHEST_US  # a schema 1 histogram: 120 s recorded as its 60 s ceiling
+    every = runs.histogram([50.0] * 990 + [120_000.0] * 10, legacy)
+    xs, ys, low = curve(every, runs.histogram([], legacy))
     p = 100 * (1 - 1 / xs)
     assert ys.max() == pytest.approx(60_000.0, rel=1e-3)
     assert low[p > 99.05].all() and not low[p < 98.9].any()
+
+
+def test_a_two_minute_answered_wait_is_not_a_lower_bound(runs) -> None:
+    # the hour-long range holds a sell-out client's 130 s wait as it was: answered, exact
+    every = runs.histogram([50.0] * 990 + [130_000.0] * 10)
+    xs, ys, low = curve(every, runs.histogram([]))
+    assert ys.max() == pytest.approx(130_000.0, rel=1e-3) and not low.any()
+    clamped = runs.histogram([50.0] * 990 + [5_000_000.0] * 10)  # 83 min: past the hour, clamped
+    xs, ys, low = curve(clamped, runs.histogram([]))
+    assert ys.max() == pytest.approx(3_600_000.0, rel=1e-3) and low[100 * (1 - 1 / xs) > 99.05].all()
