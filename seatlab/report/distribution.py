@@ -112,7 +112,7 @@ def percentiles_figure(results: Results) -> Figure | None:
     columns = math.ceil(math.sqrt(len(panels)))
     rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(
-        rows, columns, figsize=(5 * columns, 3.6 * rows + 1.4), sharey=True, squeeze=False
+        rows, columns, figsize=(max(5 * columns, 8), 3.6 * rows + 1.4), sharey=True, squeeze=False
     )
     palette = colors()
     order = [name for name, _ in series_frames(results.ok)]
@@ -158,7 +158,8 @@ def percentiles_figure(results: Results) -> Figure | None:
         keys.append(
             Line2D([], [], linestyle="", marker="^", color="gray", markerfacecolor="white", label=LOWER_BOUND)
         )
-    # beside the panels, not over the first one's curves
+    # beside the panels, not over the first one's curves; one panel is 8 in wide, as the subtitle is, so
+    # the legend does not cover it
     fig.legend(handles=handles + keys, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.9))
     what = "answered requests only" if legacy and not marked else "every request counted"
     fig.suptitle(f"Latency by percentile ({what})\n{subtitle(results, results.ok)}", fontsize=9)

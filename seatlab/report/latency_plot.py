@@ -105,8 +105,9 @@ def latency_figure(results: Results) -> Figure:
             delays = ok["delay_ms"].dropna().unique() if "delay_ms" in ok and x != "delay_ms" else []
             if len(delays) == 1 and delays[0] > 0:
                 ax.axhline(delays[0], color="gray", linestyle=":", linewidth=0.8, label="the delay")
-            if single:
-                ax.set_xticks(range(len(names)), names)
+            if single:  # six names such as native_tpool side by side would run into each other: upright
+                upright = {"rotation": 90} if sum(map(len, names)) > 40 else {}
+                ax.set_xticks(range(len(names)), names, **upright)
                 ax.set_xlim(-0.5, len(names) - 0.5)
                 ax.set_xlabel(at)
                 ax.grid(True, axis="y", which="both", alpha=0.3)

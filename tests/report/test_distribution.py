@@ -85,3 +85,16 @@ def test_a_two_minute_answered_wait_is_not_a_lower_bound(runs) -> None:
     clamped = runs.histogram([50.0] * 990 + [5_000_000.0] * 10)  # 83 min: past the hour, clamped
     xs, ys, low = curve(clamped, runs.histogram([]))
     assert ys.max() == pytest.approx(3_600_000.0, rel=1e-3) and low[100 * (1 - 1 / xs) > 99.05].all()
+
+
+def test_one_panel_leaves_the_title_readable_beside_the_legend(runs) -> None:
+    """The seed experiment: one client count, six backends: the legend beside the panel, not on the title."""
+    backends = ("tpool", "coro", "event", "native_tpool", "native_coro", "native_event")
+    points = [runs.closed_loop_point(backend, 10) for backend in backends]
+    fig = percentiles_figure(load_results(runs.write("seed", points, swept=["clients"])))
+    assert fig is not None
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not legend.overlaps(fig._suptitle.get_window_extent(renderer))
+    assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes if ax.get_visible())

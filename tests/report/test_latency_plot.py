@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from seatlab.report.collect import load_results
@@ -57,3 +58,17 @@ def test_one_swept_value_puts_the_backends_side_by_side(runs) -> None:
     assert p99.get_xlabel() == "concurrent clients: 10"
     tpool = next(line for line in p99.get_lines() if line.get_label() == "tpool")
     assert list(tpool.get_xdata()) == [0] and tpool.get_ydata()[0] >= 3500  # 8 of 10 starved, waiting
+
+
+def test_six_backends_side_by_side_have_tick_labels_that_do_not_overlap(runs) -> None:
+    """The seed experiment's six backends at one client count: native_tpool, native_coro ... readable."""
+    backends = ("tpool", "coro", "event", "native_tpool", "native_coro", "native_event")
+    points = [runs.closed_loop_point(backend, 10) for backend in backends]
+    for i, point in enumerate(points):
+        point.columns["point_dir"] = f"{i:02d}-{point.columns['backend']}"
+    fig = latency_figure(load_results(runs.write("seed", points, swept=["clients"])))
+    fig.canvas.draw()
+    for ax in fig.axes:
+        boxes = [label.get_window_extent() for label in ax.get_xticklabels()]
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(backends)
+        assert not any(a.overlaps(b) for a, b in pairwise(boxes)), ax.get_title()
