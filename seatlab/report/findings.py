@@ -13,7 +13,7 @@ import pandas as pd
 from seatlab.report.collect import Results, value_text
 from seatlab.report.figure import AXIS_LABELS, CEILING_BACKEND, series_frames
 from seatlab.report.latency import counts_unanswered, flags, ms_text
-from seatlab.report.load_latency import is_rate_sweep, knees
+from seatlab.report.load_latency import is_rate_sweep, knees, with_booking_rates
 
 TRACKS = 0.9  # efficiency at or above this counts as "on its bound"
 _MEDIANS = (
@@ -66,30 +66,32 @@ def tail_text(row: pd.Series) -> str:
     return text
 
 
-def _bound_lines(table: pd.DataFrame, x: str) -> list[str]:
+def _bound_lines(table: pd.DataFrame, x: str, unit: str = "req/s") -> list[str]:
+    """`unit` bookings/s: an open loop, whose throughput and bound columns hold bookings/s here."""
     lines: list[str] = []
     effs = ", ".join(f"{value_text(c)}: {e:.2f}" for c, e in table["efficiency"].items())
-    lines.append(f"efficiency (throughput / Little's law bound) by {AXIS_LABELS.get(x, x)}: {effs}.")
+    what = "throughput" if unit == "req/s" else "bookings answered"
+    lines.append(f"efficiency ({what} / Little's law bound) by {AXIS_LABELS.get(x, x)}: {effs}.")
     on = table["efficiency"] >= TRACKS
     if on.all():
         lines.append(
             f"Tracks its bound (>= {TRACKS}) everywhere, up to "
-            f"{_fmt(table['throughput_rps'].iloc[-1])} req/s at {_at(x, table.index[-1])}."
+            f"{_fmt(table['throughput_rps'].iloc[-1])} {unit} at {_at(x, table.index[-1])}."
         )
     else:
         first_off = on[~on].index[0]
         row = table.loc[first_off]
         lines.append(
-            f"Leaves its bound at {_at(x, first_off)}: {_fmt(row['throughput_rps'])} req/s = "
-            f"{row['efficiency']:.2f} of {_fmt(row['bound_rps'])} req/s ({p99_text(row)})."
+            f"Leaves its bound at {_at(x, first_off)}: {_fmt(row['throughput_rps'])} {unit} = "
+            f"{row['efficiency']:.2f} of {_fmt(row['bound_rps'])} {unit} ({p99_text(row)})."
         )
     flat = _plateau(table)
     if flat is not None:
         start, level = flat
         bound_there = table.loc[start, "bound_rps"]
         lines.append(
-            f"Flat at about {_fmt(level)} req/s from {_at(x, start)} on"
-            f" ({level / bound_there:.2f} of the bound there, {_fmt(bound_there)} req/s)."
+            f"Flat at about {_fmt(level)} {unit} from {_at(x, start)} on"
+            f" ({level / bound_there:.2f} of the bound there, {_fmt(bound_there)} {unit})."
         )
     return lines
 
@@ -128,7 +130,12 @@ def series_findings(name: str, frame: pd.DataFrame, ceiling: pd.Series | None, x
     """`ceiling`: the calibration target's throughput by x, when it ran beside this series."""
     table = by_x(frame, x)
     lines = [f"**{name}**:"]
-    if table["bound_rps"].notna().any():
+    if table["bound_rps"].notna().any() and "rate" in frame and frame["rate"].notna().all():
+        # an open loop offers bookings: its line in bookings/s, as the runner's efficiency is
+        booked = with_booking_rates(frame)
+        booked = booked.assign(throughput_rps=booked["achieved_bps"], bound_rps=booked["bound_bps"])
+        lines += _bound_lines(by_x(booked, x), x, "bookings/s")
+    elif table["bound_rps"].notna().any():
         lines += _bound_lines(table, x)
     else:
         peak_at = table["throughput_rps"].idxmax()
@@ -237,14 +244,15 @@ def lower_bound_note(ok: pd.DataFrame) -> list[str]:
 def rate_findings(ok: pd.DataFrame) -> list[str]:
     """For a rate sweep: up to which offered rate each series keeps up, and where it falls behind."""
     lines = []
+    keeps = "keeps up (achieved >= 0.95 of offered)"
     for name, (last_ok, behind) in knees(ok).items():
-        kept = (
-            f"keeps up (achieved >= 0.95 of offered) up to {_fmt(last_ok)} bookings/s"
-            if last_ok
-            else "never keeps up"
-        )
-        fell = f", falls behind from {_fmt(behind)} bookings/s" if behind else " at every rate offered"
-        lines.append(f"Load-latency: {name} {kept}{fell}.")
+        if last_ok and not behind:
+            said = f"{keeps} at every rate offered, up to {_fmt(last_ok)} bookings/s: no knee in this range"
+        elif last_ok:
+            said = f"{keeps} up to {_fmt(last_ok)} bookings/s, falls behind from {_fmt(behind)} bookings/s"
+        else:
+            said = f"never keeps up, falls behind from {_fmt(behind)} bookings/s"
+        lines.append(f"Load-latency: {name} {said}.")
     return lines
 
 

@@ -97,8 +97,7 @@ def point_row(
     if math.isnan(row["offered_rps"]):  # a load generator older than summary schema 2: the configured rate
         row["offered_rps"] = params["rate"]
     row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
-    bound = row["bound_rps"]
-    row["efficiency"] = row["throughput_rps"] / bound if not math.isnan(bound) and bound > 0 else math.nan
+    row["efficiency"] = efficiency(row, row["bound_rps"])
     row.update(cpu_per_request(row))
     status, reason = judge_point(summary, exit_code)
     if error is not None:
@@ -127,9 +126,27 @@ def across_hosts(
     sellout = config.mode is Mode.sellout
     out: dict[str, Any] = {"load_hosts": named, "rtt_ms": rtt_ms, "bound_rps": bound}
     out["predicted_sellout_s"] = point.capacity / bound if sellout and bound > 0 else math.nan
-    throughput = row.get("throughput_rps", math.nan)
-    out["efficiency"] = throughput / bound if not math.isnan(bound) and bound > 0 else math.nan
+    out["efficiency"] = efficiency(row, bound)
     return out
+
+
+def efficiency(row: dict[str, Any], bound: float) -> float:
+    """What the point achieved over Little's law's `bound` (answers/s); NaN without a bound.
+
+    A closed loop: answers/s over the bound. An open loop offers bookings, so it is measured in
+    bookings: bookings answered/s over the bound in bookings/s (``rate`` is the booking rate and the
+    bound counts each booking's answers, ``offered_rps``). Its answers would undercount: a client's
+    first booking has no earlier seat to cancel, and at 200 clients offered 100 bookings/s most
+    bookings in a 3 s window are someone's first (164 answers/s for 100 bookings/s kept up with).
+    """
+    if math.isnan(bound) or bound <= 0:
+        return math.nan
+    rate = row.get("rate", math.nan)
+    bookings = row.get("bookings_rps", math.nan)
+    if rate is None or math.isnan(rate) or bookings is None or math.isnan(bookings):
+        return float(row.get("throughput_rps", math.nan)) / bound
+    offered = offered_rps(rate, Mode(row["mode"])) or rate  # answers/s of `rate` bookings/s
+    return float(bookings) / (bound * rate / offered)
 
 
 def load_summary(spec: LoadSpec, load: LoadFactory | None = None) -> tuple[dict[str, Any], Exception | None]:

@@ -80,3 +80,20 @@ def test_a_load_run_that_could_not_be_made_is_an_error_without_a_summary(tmp_pat
         port = unused.getsockname()[1]
     with pytest.raises(LoadError):
         load_summary(LoadSpec(port=port, clients=1, mode="sellout", out_dir=tmp_path, timeout_s=2))
+
+
+def test_an_open_loops_efficiency_is_in_bookings_a_closed_loops_in_answers() -> None:
+    """200 clients offered 100 bookings/s for 3 s, every booking answered: most are a client's first and
+    have no cancel, so 164 answers/s; against 200 answers/s that read 0.82, as if it fell behind."""
+    usage = ServerUsage(cpu_pct=5.0, peak_rss_mib=20.0, seconds=3.0)
+    kept_up = summary(throughput_rps=164.0, bookings_rps=100.0, offered_rps=100.0)
+    params = {"bound_rps": 200.0, "rate": 100.0, "mode": "duration"}
+    assert point_row(params, kept_up, None, usage, 0)["efficiency"] == pytest.approx(1.0)
+    behind = summary(throughput_rps=100.0, bookings_rps=50.0, offered_rps=100.0)  # half the bookings
+    assert point_row(params, behind, None, usage, 0)["efficiency"] == pytest.approx(0.5)
+    sellout = summary(throughput_rps=80.0, bookings_rps=80.0, offered_rps=100.0)  # a booking, one answer
+    params = {"bound_rps": 100.0, "rate": 100.0, "mode": "sellout"}
+    assert point_row(params, sellout, None, usage, 0)["efficiency"] == pytest.approx(0.8)
+    closed = summary(throughput_rps=150.0, bookings_rps=75.0, offered_rps=None)
+    params = {"bound_rps": 200.0, "rate": math.nan, "mode": "duration"}
+    assert point_row(params, closed, None, usage, 0)["efficiency"] == pytest.approx(0.75)
