@@ -251,12 +251,12 @@ def rate_findings(ok: pd.DataFrame) -> list[str]:
     lines = []
     keeps = "keeps up (achieved >= 0.95 of offered)"
     for name, (last_ok, behind) in knees(ok).items():
-        if last_ok and not behind:
+        if last_ok is not None and behind is None:
             said = f"{keeps} at every rate offered, up to {_fmt(last_ok)} bookings/s: no knee in this range"
-        elif last_ok:
+        elif last_ok is not None and behind is not None:
             said = f"{keeps} up to {_fmt(last_ok)} bookings/s, falls behind from {_fmt(behind)} bookings/s"
         else:
-            said = f"never keeps up, falls behind from {_fmt(behind)} bookings/s"
+            said = "never keeps up" + (f", falls behind from {_fmt(behind)} bookings/s" if behind else "")
         lines.append(f"Load-latency: {name} {said}.")
     return lines
 

@@ -19,6 +19,7 @@ import pytest
 
 from seatlab.report.collect import load_results
 from seatlab.report.latency import counts_unanswered
+from seatlab.report.load_latency import knees
 
 WINDOW_S = 1.0
 
@@ -81,3 +82,25 @@ def test_a_real_multirun_gets_the_percentiles_in_its_sweep_folder(
     assert "percentiles.png" in pngs(sweep)
     report = (sweep / "report.md").read_text()
     assert "backend=tpool starves 2 of 4 clients at 4 clients; backend=coro starves no one." in report
+
+
+def test_a_real_rate_sweep_puts_the_knee_where_littles_law_does(
+    tmp_path: Path, pngs: Callable[[Path], set[str]]
+) -> None:
+    """A server of known capacity: coroutines with 2 clients at delay 10 ms answer at most 2 / 10 ms =
+    200 answers/s, a booking and its cancel each: 100 bookings/s. Offered 40 (40% of it) it keeps up;
+    offered 160 it cannot, and the backlog's waits (counted from when each was due) climb."""
+    run = _seatlab(tmp_path, "backend=coro", "clients=2", "delay=10", "rate=[40,160]", "duration=1.5")
+    results = load_results(run)
+    assert results.x == "rate" and (results.ok["status"] == "ok").all()
+    assert knees(results.ok) == {"coro": (40.0, 160.0)}
+    rows = results.ok.set_index("rate")
+    assert list(rows["offered_rps"]) == [40.0, 160.0]  # bookings/s, as `rate` is given
+    assert rows.loc[160.0, "bookings_rps"] <= 105  # at most the bound, whatever is offered
+    assert rows.loc[160.0, "p99_ms"] >= 10 * rows.loc[40.0, "p99_ms"]
+    assert "load_latency.png" in pngs(run)
+    report = (run / "report.md").read_text()
+    assert (
+        "Load-latency: coro keeps up (achieved >= 0.95 of offered) up to 40 bookings/s, falls behind from 160"
+        in report
+    )
