@@ -97,10 +97,12 @@ def test_a_real_rate_sweep_puts_the_knee_where_littles_law_does(
     rows = results.ok.set_index("rate")
     assert list(rows["offered_rps"]) == [40.0, 160.0]  # bookings/s, as `rate` is given
     assert rows.loc[160.0, "bookings_rps"] <= 105  # at most the bound, whatever is offered
-    assert rows.loc[160.0, "p99_ms"] >= 10 * rows.loc[40.0, "p99_ms"]
+    # the backlog grows by ~60 bookings/s through the window: the median waits hundreds of ms, from
+    # when each was due; kept up with, about the delay (a loaded machine's p99 reached 138 ms at 40)
+    assert rows.loc[160.0, "p50_ms"] >= 10 * rows.loc[40.0, "p50_ms"]
     assert "load_latency.png" in pngs(run)
     report = (run / "report.md").read_text()
     assert (
-        "Load-latency: coro keeps up (achieved >= 0.95 of offered) up to 40 bookings/s, falls behind from 160"
-        in report
+        "Load-latency: coro keeps up (achieved >= 0.95 of offered) up to 40.0 bookings/s, falls behind "
+        "from 160 bookings/s." in report
     )
