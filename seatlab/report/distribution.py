@@ -88,10 +88,23 @@ def curve(h: HdrHistogram, censored: HdrHistogram | None) -> tuple[np.ndarray, n
     """(1/(1-p), latency ms, lower bound?) along the percentile grid."""
     grid = percentile_grid(h.get_total_count())
     values = np.array([h.get_value_at_percentile(p) for p in grid], dtype=float)
-    low = np.array(
-        [bool(censored is not None and censored.get_count_at_value(int(v)) > 0) for v in values], dtype=bool
-    ) | (values >= CLAMPED * h.highest_trackable_value)  # clamped at this histogram's ceiling: at least that
+    low = falls_on_censored(h, censored, grid)
+    low |= values >= CLAMPED * h.highest_trackable_value  # clamped at this histogram's ceiling: at least that
     return 1.0 / (1.0 - grid / 100.0), values / 1000.0, low
+
+
+def falls_on_censored(h: HdrHistogram, censored: HdrHistogram | None, grid: np.ndarray) -> np.ndarray:
+    """Per percentile of `grid`: whether its rank in `h` is a censored value's, as the load generator
+    decides ``*_censored`` (seatlab.client.histogram.falls_on_censored): within a bucket the answered
+    values rank first, so a bucket that also holds a censored one is a lower bound only above them."""
+    if censored is None or not censored.get_total_count():
+        return np.zeros(len(grid), dtype=bool)
+    counts = np.frombuffer(h.counts, dtype=np.uint64, count=h.counts_len).astype(np.int64)
+    running = np.cumsum(counts)
+    targets = np.array([h.get_target_count_at_percentile(p) for p in grid])
+    index = np.minimum(np.searchsorted(running, targets), h.counts_len - 1)  # each rank's bucket
+    here = np.array([censored.get_count_at_value(h.get_value_from_index(int(i))) for i in index])
+    return np.asarray(running[index] - here < targets)
 
 
 def _panels(results: Results) -> list[tuple[object, pd.DataFrame]]:

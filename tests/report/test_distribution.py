@@ -98,3 +98,14 @@ def test_one_panel_leaves_the_title_readable_beside_the_legend(runs) -> None:
     legend = fig.legends[0].get_window_extent(renderer)
     assert not legend.overlaps(fig._suptitle.get_window_extent(renderer))
     assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes if ax.get_visible())
+
+
+def test_a_bucket_shared_by_answered_and_waiting_requests_marks_only_the_waiting_ranks(runs) -> None:
+    """coro at 1300 bookings/s: requests in flight at the window's end (a few ms old) share buckets with
+    answered ones; the rows' p50_censored is False, and the plot must not draw p50 as a lower bound."""
+    every = runs.histogram([50.0] * 900 + [50.0] * 100)
+    xs, _, low = curve(every, runs.histogram([50.0] * 100))  # ranks 901..1000 are the waiting ones
+    p = 100 * (1 - 1 / xs)
+    assert not low[p <= 89.9].any() and low[p >= 90.1].all()
+    xs, _, low = curve(runs.histogram([50.0] * 1000), runs.histogram([50.0]))  # only the max waits
+    assert not low.any()
