@@ -79,7 +79,13 @@ def calls_to(path: Path, function: str) -> int:
 
 
 def measure(
-    command: list[str], env: dict[str, str], backend: str, conns: int, window_s: float, top: int
+    command: list[str],
+    env: dict[str, str],
+    backend: str,
+    conns: int,
+    window_s: float,
+    top: int,
+    delay_ms: float = 0.0,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="seatlab-callgrind-") as tmp:
         tmpdir = Path(tmp)
@@ -88,7 +94,7 @@ def measure(
         argv = [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
             *command, "--backend", backend, "--port", "0", "--threads", "1", "--capacity", str(CAPACITY),
-            "--delay", "0", "--max-backlog", "4096",
+            "--delay", f"{delay_ms:g}", "--max-backlog", "4096",
         ]  # fmt: skip
         # from /tmp: python -m puts the current directory first on sys.path, which would choose the code
         server = subprocess.Popen(
@@ -137,6 +143,7 @@ def measure(
         "backend": backend,
         "command": shlex.join(command),
         "connections": conns,
+        "delay_ms": delay_ms,
         "instructions": ir,
         "reads": reads,
         "instructions_per_request": ir / reads if reads else None,
@@ -154,6 +161,7 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=100)
     p.add_argument("--window", type=float, default=8.0, help="seconds of cload's window (counted)")
     p.add_argument("--command", default=f"{sys.executable} -m seatlab.server", help="the server command")
+    p.add_argument("--delay", type=float, default=0.0, help="the server's --delay in ms (the delay path)")
     p.add_argument("--top", type=int, default=0, help="also print this many functions by own cost")
     args = p.parse_args()
     command = shlex.split(args.command)
@@ -161,7 +169,7 @@ def main() -> int:
     while command and "=" in command[0]:  # VAR=value prefixes: the server's environment (valgrind
         name, _, value = command.pop(0).partition("=")  # follows no exec, so not through env(1))
         env[name] = value
-    r = measure(command, env, args.backend, args.connections, args.window, args.top)
+    r = measure(command, env, args.backend, args.connections, args.window, args.top, args.delay)
     r["command"] = args.command  # as given, with its VAR=value prefixes
     annotate = r.pop("annotate")
     print(json.dumps(r))

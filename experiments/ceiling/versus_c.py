@@ -12,7 +12,10 @@ machine hits every pairing alike:
   C load (``--threads 1``: one loop, see the README);
 - ``client -> cserver``: ``python -m seatlab.client`` (duration mode: the
   same refill, checked and audited) against the same C server;
-- ``client -> event``: what seatlab itself reports.
+- ``client -> event``: what seatlab itself reports;
+- ``client2 -> cserver`` and ``client2 -> event``: the same with ``--diversity 2``,
+  one load process per core (what the issue asks: as many processes as the
+  cores allow; cload stays one thread, the limit as its README measured it).
 
 Every figure is the rate in the load side's measured window and the CPU of
 each side over it: the server from ``/proc`` (psutil) at the window's
@@ -59,7 +62,10 @@ REF = next(
 )
 """The C programs' sources: the nearest ``shared/ref`` above this file (``/work/shared/ref``)."""
 
-PAIRINGS = ["cload->cserver", "cload->event", "cload->coro", "client->cserver", "client->event"]
+PAIRINGS = [
+    "cload->cserver", "cload->event", "cload->coro", "client->cserver", "client->event",
+    "client2->cserver", "client2->event",
+]  # fmt: skip
 LIMIT = "cload->cserver"
 CAPACITY = 10_000_000  # far more seats than the refill ever holds: nothing sells out
 
@@ -167,7 +173,7 @@ def run_cload(cload: Path, proc: psutil.Process, port: int, conns: int, window_s
 
 
 def run_client(
-    proc: psutil.Process, port: int, conns: int, window_s: float, out_dir: Path
+    proc: psutil.Process, port: int, conns: int, window_s: float, out_dir: Path, diversity: int = 1
 ) -> dict[str, float]:
     """``python -m seatlab.client`` in duration mode; the server's CPU over the middle of its window."""
     warmup = 1.5
@@ -175,7 +181,7 @@ def run_client(
     argv = [
         sys.executable, "-m", "seatlab.client", "--port", str(port), "--clients", str(conns),
         "--mode", "duration", "--warmup", str(warmup), "--duration", str(window_s),
-        "--out-dir", str(out_dir), "--no-progress",
+        "--out-dir", str(out_dir), "--no-progress", "--diversity", str(diversity),
     ]  # fmt: skip
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
@@ -227,7 +233,7 @@ def run_one(pairing: str, conns: int, rnd: int, args: argparse.Namespace, bins: 
             m = run_cload(cload, proc, port, conns, args.window)
         else:
             out = args.tmp / f"{pairing.replace('->', '-')}-{conns}-{rnd}"
-            m = run_client(proc, port, conns, args.window, out)
+            m = run_client(proc, port, conns, args.window, out, int(load[len("client") :] or 1))
     return Sample(
         pairing=pairing,
         connections=conns,

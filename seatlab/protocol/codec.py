@@ -96,17 +96,15 @@ def decode_varint(
 class FrameDecoder:
     """Turns a byte stream into frame payloads; bytes in, payloads out."""
 
-    __slots__ = ("_buf", "_pos", "max_frame")
+    __slots__ = ("_buf", "_pos", "buffered", "max_frame")
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self._buf = b""
         self._pos = 0
         self.max_frame = max_frame
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet returned as frames."""
-        return len(self._buf) - self._pos
+        self.buffered = 0
+        """Bytes received but not yet returned as frames (kept up to date: read it, never set it;
+        an attribute, not a property, because both hot paths ask it for every read)."""
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -115,6 +113,7 @@ class FrameDecoder:
         else:
             self._buf = self._buf[self._pos :] + data
         self._pos = 0
+        self.buffered = len(self._buf)
 
     def next_frame(self) -> bytes | None:
         """The next whole frame payload, or None until more data arrives.
@@ -133,6 +132,7 @@ class FrameDecoder:
             if stop > end:
                 return None
             self._pos = stop
+            self.buffered = end - stop
             return buf[start:stop]
         try:
             length, i = decode_varint(buf, pos, self.max_frame, _MAX_VARINT_BYTES)
@@ -151,4 +151,5 @@ class FrameDecoder:
         if stop > end:
             return None
         self._pos = stop
+        self.buffered = end - stop
         return buf[i:stop]

@@ -86,6 +86,11 @@ class ServerConnection:
         return self._decoder.buffered + (len(single) + 1 if single is not None else 0)
 
     @property
+    def idle(self) -> bool:
+        """Nothing held: no bytes, no framing error, no end of stream (a read may go on the fast path)."""
+        return self._single is None and not self._decoder.buffered and not self.failed and not self.eof
+
+    @property
     def wants_read(self) -> bool:
         """Whether the backend should read more now (False: pause reading until a batch is served).
 
@@ -101,8 +106,8 @@ class ServerConnection:
     def take_single(self, data: bytes) -> bytes | None:
         """The payload, if ``data`` is exactly one whole request and nothing else is held; else None.
 
-        The hot path of a closed-loop client, for a backend that answers at once (no delay,
-        no commit, not paused): one frame with a one-byte length arriving on a connection
+        The hot path of a closed-loop client, for a backend that serves it at once or after
+        its delay (no commit, not paused, nothing in progress): one frame with a one-byte length arriving on a connection
         that holds no bytes, no framing error and no end of stream. The request is handed
         out as served, and the connection stays empty. On None nothing was taken: give
         ``data`` to ``receive_data`` as usual.

@@ -60,6 +60,15 @@ def _seat_head(number: int) -> bytes:
 _SEAT_HEADS.extend(_seat_head(n) for n in range(1, 1 << 14))
 
 
+def _released_tail(number: int) -> bytes:
+    inner = b"\x08" + encode_varint(number)  # Released.number
+    return b"\x22" + _BYTE[len(inner)] + inner  # Response.released
+
+
+_RELEASED_TAILS = [_released_tail(n) for n in range(1 << 14)]
+"""number -> the bytes of a Released answer after the id field (the Cancel's hot path: no call)."""
+
+
 def canonical_uuid(text: str) -> str | None:
     """The uuid in lower case if ``text`` is canonical 8-4-4-4-12 hex, else None."""
     if len(text) != 36 or _CANONICAL_UUID.fullmatch(text) is None:
@@ -112,8 +121,7 @@ def fast_cancel(payload: bytes) -> tuple[bytes, bytes] | None:
 
 def released_answer(field: bytes, number: int) -> bytes:
     """Frame of ``Response{id, released: Released{number}}`` from an id field."""
-    inner = b"\x08" + encode_varint(number)
-    body = field + b"\x22" + _BYTE[len(inner)] + inner
+    body = field + (_RELEASED_TAILS[number] if number < len(_RELEASED_TAILS) else _released_tail(number))
     return _BYTE[len(body)] + body
 
 

@@ -114,8 +114,9 @@ class CoroServer:
         write = writer.write
         drain = writer.drain
         buffered = writer.transport.get_write_buffer_size  # drain() only when the kernel did not take it all
-        # no delay, no commit: a read that is exactly one request skips the batch (answer([p]) is handle(p))
-        one = self.service.handle if not (delay_s or commit or self.service.needs_commit) else None
+        # no commit: a read that is exactly one request skips the batch (answer([p]) is handle(p))
+        one = self.service.handle if not (commit or self.service.needs_commit) else None
+        sleep = self._sleep
         while True:
             if listener.stopping:
                 conn.shutdown()
@@ -145,8 +146,11 @@ class CoroServer:
                 continue
             data = await read(_READ_SIZE)
             if one is not None and (payload := core.take_single(data)) is not None:
-                while True:  # a closed-loop client's one request per read: answered at once
+                # a closed-loop client's one request per read: answered at once, or after its delay
+                while True:
                     conn.busy = True
+                    if delay_s:
+                        await sleep()
                     write(one(payload))
                     if buffered():
                         await drain()

@@ -57,6 +57,8 @@ class EventServer:
         self.limit = 1 if delay_s else TURN_FRAMES
         self.hot = not delay_s and commit is None
         """No delay and no commit: a batch is answered as soon as it is taken."""
+        self.single = commit is None
+        """A read that is exactly one request skips the batch: answered at once, or after the delay."""
         self.listener = LoopListener(loop, sock, self._accepted)
 
     def _accepted(self, sock: socket.socket) -> None:
@@ -66,7 +68,7 @@ class EventServer:
 class _Connection(asyncio.Protocol):
     """One client: bytes to its ``ServerConnection``, its batches to the service, answers out."""
 
-    __slots__ = ("batch", "busy", "core", "read_paused", "server", "transport", "write_paused")
+    __slots__ = ("batch", "busy", "core", "one", "read_paused", "server", "transport", "write_paused")
 
     def __init__(self, server: EventServer) -> None:
         self.server = server
@@ -74,6 +76,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.busy = False  # a batch is in its delay or waiting for the commit
         self.batch: Batch | None = None  # that batch
+        self.one: bytes | None = None  # or that one request, taken by the one-request path
         self.write_paused = False
         self.read_paused = False
 
@@ -91,10 +94,20 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         core = self.core
         server = self.server
-        if server.hot and not (self.write_paused or self.read_paused):
+        delays = server.delays
+        if (
+            server.single
+            and not (self.busy or self.write_paused or self.read_paused)
+            and (delays is None or not server.listener.stopping)  # stopping: the batch path says so
+        ):
             payload = core.take_single(data)
-            if payload is not None:  # a closed-loop client's one request: answered at once, one write
-                self.transport.write(server.answer_one(payload))  # type: ignore[union-attr]
+            if payload is not None:  # a closed-loop client's one request: no batch
+                if delays is None:  # answered at once, one write
+                    self.transport.write(server.answer_one(payload))  # type: ignore[union-attr]
+                else:  # answered after its delay
+                    self.busy = True
+                    self.one = payload
+                    delays.after_delay(_Connection.one_over, self)
                 return
         core.receive_data(data)
         if core.failed:  # lingering after a framing error: discard, up to a bound
@@ -142,6 +155,9 @@ class _Connection(asyncio.Protocol):
             self.shutdown()
             return
         batch = self.core.next_batch(server.limit)
+        if not (batch.payloads or batch.error or batch.close or batch.more):
+            self._flow()  # nothing whole held: wait for data
+            return
         if batch.payloads:
             if server.delays is not None:
                 self.busy = True
@@ -159,6 +175,23 @@ class _Connection(asyncio.Protocol):
         elif batch.error:
             self.transport.write(batch.error)  # type: ignore[union-attr]
         self._after(batch)
+
+    def one_over(self) -> None:
+        """The one-request path's delay is over: answer it, then serve what came meanwhile."""
+        payload = self.one
+        assert payload is not None
+        self.one = None
+        self.busy = False
+        transport = self.transport
+        if transport is None:
+            return  # the client left meanwhile
+        transport.write(self.server.answer_one(payload))
+        if self.core.idle and not self.read_paused and not self.server.listener.stopping:
+            return  # nothing came during the delay: wait for the next read
+        if not self.write_paused:
+            self._serve()
+        elif self.server.listener.stopping:
+            self.shutdown()
 
     def delay_over(self) -> None:
         """Its batch's delay is over: answer it (after the commit, with fsync)."""
@@ -199,6 +232,8 @@ class _Connection(asyncio.Protocol):
             else:
                 self._pause_reading(transport)
                 self.server.loop.call_soon(self._next_turn)  # the others first
+        elif not self.server.hot and not self.write_paused:
+            self._serve()  # what came during the delay or the commit
         else:
             self._flow()
 

@@ -154,3 +154,29 @@ def test_decode_varint_truncated_and_overlong() -> None:
         decode_varint(b"\x80\x80")
     with pytest.raises(ValueError, match="10 bytes"):
         decode_varint(b"\xff" * 11)
+
+
+@given(
+    st.lists(st.binary(max_size=300), max_size=8),
+    st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=20),
+)
+def test_buffered_counts_what_was_fed_and_not_handed_out(payloads: list[bytes], cuts: list[int]) -> None:
+    """``buffered`` is kept up to date by feed and next_frame: always fed minus handed out."""
+    stream = b"".join(frame(p) for p in payloads)
+    decoder = FrameDecoder()
+    fed = taken = 0
+    got: list[bytes] = []
+    pos, i = 0, 0
+    while pos < len(stream):
+        chunk = stream[pos : pos + cuts[i % len(cuts)]]
+        pos += len(chunk)
+        i += 1
+        decoder.feed(chunk)
+        fed += len(chunk)
+        assert decoder.buffered == fed - taken
+        while (payload := decoder.next_frame()) is not None:
+            got.append(payload)
+            taken += len(frame(payload))
+            assert decoder.buffered == fed - taken
+    assert got == payloads
+    assert decoder.buffered == 0

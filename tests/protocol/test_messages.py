@@ -220,3 +220,17 @@ def test_fast_cancel_and_released_answer_are_protobufs_encoding(
     assert fast_book(request) is None
     expected = seat_pb2.Response(id=rid, released=seat_pb2.Released(number=number))
     assert released_answer(field, number) == encode(expected)
+
+
+@pytest.mark.parametrize("number", [1, 127, 128, 300, (1 << 14) - 1, 1 << 14, (1 << 21) + 5])
+@pytest.mark.parametrize("rid", [0, 1, 300])
+def test_answers_from_the_tables_and_past_them_are_protobufs_encoding(rid: int, number: int) -> None:
+    """Seat and Released answers are precomputed up to 2**14 - 1: both sides of that edge."""
+    field = id_field(rid)
+    uuid = str(uuidlib.UUID(int=number))
+    assert released_answer(field, number) == encode(
+        seat_pb2.Response(id=rid, released=seat_pb2.Released(number=number))
+    )
+    assert seat_answer(field, number, uuid.encode()) == encode(
+        seat_pb2.Response(id=rid, seat=seat_pb2.Seat(number=number, uuid=uuid))
+    )

@@ -76,6 +76,43 @@ def with_delay(ctx: Context) -> None:
     _expect_in_order(ctx, wire, uuids, 0)
 
 
+def _during_previous(ctx: Context, settings: Settings) -> None:
+    """Book 1, then Book 2 and a Stats while Book 1 is still in its delay (or its commit): all answered."""
+    server = ctx.start(settings)
+    wire = ctx.connect(server)
+    u, v = new_uuid(), new_uuid()
+    wire.send(book_request(1, u))
+    time.sleep(settings.delay_ms / 2000)  # half of Book 1's delay
+    wire.send(
+        book_request(2, v) + stats_request(3), "Book 2 and Stats (id 3) while Book 1 waits out its delay"
+    )
+    first, second, stats = wire.receive_many(3, "the answers to Book 1, Book 2 and the Stats")
+    if not ctx.fixed:
+        expect_seat(first, u, rid=1)
+        expect_seat(second, v, rid=2)
+        expect(kind(stats) == "stats" and stats.id == 3, f"the Stats (id 3) was answered with {kind(stats)}")
+
+
+@check(
+    "pipelining.during-delay",
+    "with --delay 40 ms, a Book sent while the previous one waits out its delay is answered after it",
+    own_server=True,
+    placeholders=("delay",),
+)
+def during_delay(ctx: Context) -> None:
+    _during_previous(ctx, Settings(delay_ms=40))
+
+
+@check(
+    "pipelining.during-delay-fsync",
+    "the same with --sync fsync: a request that arrives while one is being committed is answered",
+    own_server=True,
+    placeholders=("delay",),
+)
+def during_delay_fsync(ctx: Context) -> None:
+    _during_previous(ctx, Settings(delay_ms=40, sync="fsync"))
+
+
 @check(
     "pipelining.byte-at-a-time",
     "a Book sent one byte per write is answered once, when whole; the Stats after it too",
