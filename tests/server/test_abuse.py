@@ -180,6 +180,28 @@ def test_out_of_fds_backs_off_with_one_line_and_serves_again(backend: str, tmp_p
         assert proc.wait(15) == 0
 
 
+@pytest.mark.parametrize("backend", ["tpool", "coro", "event"])
+def test_at_the_fd_limit_clients_coming_and_going_make_one_episode_not_a_line_per_accept(
+    backend: str, tmp_path: Path
+) -> None:
+    """Every answered per-request client frees a descriptor: one accept works, the next fails. Under that
+    churn the episode goes on (one line when it begins) instead of ending and beginning per attempt."""
+    from seatlab.client import LoadSpec, run_load
+
+    log = tmp_path / "server.stderr"
+    proc, port = _limited_server(backend, log, nofile=64)
+    try:
+        summary = run_load(LoadSpec(port=port, clients=150, diversity=1, mode="duration", warmup_s=0.3,
+                                    duration_s=2.0, connect="per-request", timeout_s=5.0, drain_s=1.0,
+                                    out_dir=tmp_path / "load", progress=False))  # fmt: skip
+        assert summary["answers"] > 100, "the clients were not served at the limit"
+        begun = [line for line in log.read_text().splitlines() if "not accepting for" in line]
+        assert 1 <= len(begun) <= 4, f"{len(begun)} EMFILE episodes begun in 2.3 s of churn (one per accept?)"
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+
+
 @pytest.mark.parametrize("backend", ["tpool", "coro", "event", "calibrate"])
 def test_error_arrives_although_the_client_keeps_writing(start_server: StartServer) -> None:
     """After an oversized prefix the client writes a megabyte more: the Error still arrives, every time."""
