@@ -10,14 +10,15 @@
 set -euo pipefail
 checkout=$1 threads=$2 cload=$3
 python=${PYTHON:-$(dirname "$0")/../../.venv/bin/python}
-python=$(realpath "$python")
+python=$(realpath -s "$python")  # -s: a venv's python is a symlink to the bare interpreter
 out=$(mktemp -d)
 cd /tmp  # so that PYTHONPATH, not the current directory, chooses the checkout
 PYTHONPATH=$checkout "$python" -m seatlab.server --backend coro --port 0 --threads "$threads" \
     --capacity 100000 --delay 50 --max-backlog 16384 >"$out/ready" 2>"$out/stderr" &
 server=$!
-for _ in $(seq 100); do grep -q READY "$out/ready" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs READY "$out/ready" && break; sleep 0.1; done
 port=$(awk '{print $3}' "$out/ready")
+if [ -z "$port" ]; then echo "the server did not start:" >&2; cat "$out/stderr" >&2; exit 1; fi
 "$cload" -p "$port" -c 5000 -t 2 -w 2 -d 6 -m refill >"$out/cload" &
 load=$!
 queue=""
