@@ -12,56 +12,15 @@ connected. Per probe connection: the time from its ``connect()`` to its Seat. Th
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
-import selectors
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-from seatlab.protocol.codec import FrameDecoder
-from seatlab.protocol.messages import book_request, parse_response
-
-
-def probe(port: int, n: int, wait_s: float) -> list[float]:
-    """Open ``n`` connections at once, a Book on each once connected; seconds from connect() to Seat."""
-    sel = selectors.DefaultSelector()
-    started: dict[socket.socket, float] = {}
-    decoders: dict[socket.socket, FrameDecoder] = {}
-    took: list[float] = []
-    for _ in range(n):
-        s = socket.socket()
-        s.setblocking(False)
-        started[s] = time.monotonic()
-        code = s.connect_ex(("127.0.0.1", port))
-        if code not in (0, errno.EINPROGRESS):
-            raise OSError(code, os.strerror(code))
-        sel.register(s, selectors.EVENT_WRITE)
-    deadline = time.monotonic() + wait_s
-    while len(took) < n and time.monotonic() < deadline:
-        for key, events in sel.select(timeout=0.05):
-            s: socket.socket = key.fileobj  # type: ignore[assignment, no-redef]
-            if events & selectors.EVENT_WRITE:  # connected: send the one Book
-                s.send(book_request(1, str(uuid.uuid4())))
-                decoders[s] = FrameDecoder()
-                sel.modify(s, selectors.EVENT_READ)
-                continue
-            data = s.recv(4096)
-            if not data:
-                raise ConnectionError("the server closed a probe connection")
-            decoders[s].feed(data)
-            if (payload := decoders[s].next_frame()) is not None:
-                assert parse_response(payload).WhichOneof("result") == "seat"
-                took.append(time.monotonic() - started[s])
-                sel.unregister(s)
-                s.close()
-    for s in started:
-        s.close()
-    return took
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from server.test_abuse import newcomers
 
 
 def main() -> int:
@@ -93,7 +52,7 @@ def main() -> int:
                 "-w", "2", "-d", "6", "-m", "refill"]  # fmt: skip
         cload = subprocess.Popen(load, stdout=subprocess.PIPE, text=True)
         time.sleep(args.after)
-        took = sorted(probe(port, args.probes, 10.0))
+        took = sorted(newcomers("127.0.0.1", port, args.probes, 10.0))
         out, _ = cload.communicate(timeout=60)
     finally:
         server.terminate()
