@@ -305,3 +305,27 @@ def test_error_arrives_although_the_client_keeps_writing(start_server: StartServ
         assert got, f"attempt {attempt}: the server closed without the Error"
         error = parse_response(got[1 : 1 + got[0]])
         assert error.error.code == ErrorCode.FRAME_TOO_LARGE, attempt
+
+
+@pytest.mark.parametrize("backend", ["tpool", "coro", "event", "calibrate"])
+def test_error_arrives_after_the_client_wrote_4_mib_before_reading(start_server: StartServer) -> None:
+    """A client that writes its whole (oversized) request before it reads, as HTTP clients do: the
+    server's lingering close lets it finish and then read the Error. 4 MiB, more than the loopback
+    socket buffers hold (1 MiB fits in them, so a server closing at once is not seen), less than
+    LINGER_BYTES. Against 6a237c3 (close at once: a reset) every try failed with EPIPE or ECONNRESET."""
+    server = start_server()
+    request = encode_varint(70000) + b"\x00" * (4 << 20)
+    for attempt in range(10):
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            try:
+                sock.sendall(request)
+            except OSError as exc:
+                pytest.fail(
+                    f"attempt {attempt}: {exc!r} while writing, before the client could read the Error"
+                )
+            got = b""
+            while not (got and len(got) >= 1 + got[0]):
+                data = sock.recv(4096)
+                assert data, f"attempt {attempt}: the server closed without the Error"
+                got += data
+        assert parse_response(got[1 : 1 + got[0]]).error.code == ErrorCode.FRAME_TOO_LARGE, attempt
