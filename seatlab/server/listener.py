@@ -4,7 +4,11 @@ How this works: ``AcceptBackoff`` is Go ``net/http``'s answer to EMFILE and
 ENFILE ("Accept error ... retrying in 5ms", doubling to 1 s): out of file
 descriptors, a server that retries at once spins a core and logs a line per
 attempt; this one stops accepting for the back-off and says so in one line
-when the episode begins and one, with its counts, when it ends. The
+when the episode begins and one, with its counts, when it ends. An episode
+ends only once accepting has worked for ``EPISODE_QUIET_S`` with no failure:
+at the limit with clients coming and going, every closed connection frees
+one descriptor, one accept works and the next fails, and ending the episode
+at each of those would be a pair of lines per attempt again. The
 connections that arrive meanwhile wait in the listen backlog, and are
 accepted once descriptors are free. ``tpool``'s acceptor thread and every
 loop use it.
@@ -40,6 +44,8 @@ OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 BACKOFF_FIRST_S = 0.005
 BACKOFF_MAX_S = 1.0
+EPISODE_QUIET_S = 1.0
+"""An EMFILE episode ends at the first accept this long after its last failure."""
 
 ACCEPT_PER_TURN = 128
 """Connections one loop accepts before it serves its open connections again."""
@@ -48,24 +54,30 @@ ACCEPT_PER_TURN = 128
 class AcceptBackoff:
     """How long to stop accepting after an accept error; one log line per episode at each end."""
 
-    __slots__ = ("began", "delay_s", "failures", "what")
+    __slots__ = ("accepted", "began", "delay_s", "failures", "in_episode", "last_failure", "what")
 
     def __init__(self) -> None:
-        self.delay_s = 0.0  # 0: not in an episode
+        self.in_episode = False  # read by the accept paths before calling ``succeeded``
+        self.delay_s = 0.0  # the next back-off doubles this; 0 after an accept worked
         self.failures = 0
+        self.accepted = 0  # accepts that worked inside the episode
         self.began = 0.0
+        self.last_failure = 0.0
         self.what = ""
 
     @property
     def backing_off(self) -> bool:
-        return self.delay_s > 0
+        """In an episode: ``succeeded`` must hear of every accept that works, to end it."""
+        return self.in_episode
 
     def failed(self, exc: OSError) -> float:
         """``accept`` raised ``exc`` (one of ``OUT_OF_FDS``): seconds to wait before the next one."""
-        if not self.delay_s:
-            self.began = monotonic()
+        now = monotonic()
+        if not self.in_episode:
+            self.in_episode = True
+            self.began = now
+            self.failures = self.accepted = 0
             self.what = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-            self.delay_s = BACKOFF_FIRST_S
             log.warning(
                 "accept: %s (%s): not accepting for %.0f ms, doubling up to %.0f s until it works",
                 self.what,
@@ -73,22 +85,27 @@ class AcceptBackoff:
                 BACKOFF_FIRST_S * 1000,
                 BACKOFF_MAX_S,
             )
-        else:
-            self.delay_s = min(self.delay_s * 2, BACKOFF_MAX_S)
+        self.delay_s = min(self.delay_s * 2, BACKOFF_MAX_S) if self.delay_s else BACKOFF_FIRST_S
         self.failures += 1
+        self.last_failure = now
         return self.delay_s
 
     def succeeded(self) -> None:
-        """``accept`` worked: end the episode, if one was going on."""
-        if self.delay_s:
+        """``accept`` worked: the back-off starts over; the episode ends after ``EPISODE_QUIET_S``
+        without a failure (its line then says how long it lasted and how often accept failed)."""
+        if not self.in_episode:
+            return
+        self.delay_s = 0.0
+        self.accepted += 1
+        if monotonic() - self.last_failure >= EPISODE_QUIET_S:
             log.warning(
-                "accept: accepting again after %.1f s of %s (%d failed attempts)",
-                monotonic() - self.began,
+                "accept: accepting again after %.1f s of %s (%d failed attempts, %d accepted meanwhile)",
+                self.last_failure - self.began,
                 self.what,
                 self.failures,
+                self.accepted - 1,
             )
-            self.delay_s = 0.0
-            self.failures = 0
+            self.in_episode = False
 
 
 class Served(Protocol):

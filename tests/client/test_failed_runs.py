@@ -101,3 +101,24 @@ def test_the_command_exits_4_on_a_failed_run_and_says_so_in_its_help(tmp_path: P
         [sys.executable, "-m", "seatlab.client", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "4 a failed run" in " ".join(usage.split())
+
+
+def test_the_runners_point_of_a_run_whose_server_was_killed_is_failed_with_the_reason(
+    tmp_path: Path, coro: ServerProcess
+) -> None:
+    """The runner's path (``load_summary``, ``point_row``): the summary alone looks measured (answers, audit
+    not done: the calibration target's state), so only the load generator's verdict fails the point."""
+    from seatlab.runner.execute import load_summary, point_row
+    from seatlab.runner.sampler import ServerUsage
+
+    timer = _signal_once_booking(coro, signal.SIGKILL)
+    summary, error = load_summary(LoadSpec(port=coro.port, clients=4, diversity=2, mode="duration", warmup_s=0.2,
+                                           duration_s=1.5, answer_wait_s=0.2, drain_s=0.2, timeout_s=1.0,
+                                           max_time_s=4.0, out_dir=tmp_path / "load"))  # fmt: skip
+    timer.join()
+    assert isinstance(error, FailedRunError) and summary["answers"] > 0
+    params = {"bound_rps": float("nan"), "rate": float("nan")}
+    usage = ServerUsage(cpu_pct=5.0, peak_rss_mib=20.0, seconds=1.0)
+    row = point_row(params, summary, error, usage, 0)  # the server's own exit code is judged apart
+    assert row["status"] == "failed"
+    assert row["reason"].startswith("FailedRunError: failed run: the audit could not be done: no Stats"), row
