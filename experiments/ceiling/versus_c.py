@@ -66,6 +66,11 @@ PAIRINGS = [
     "cload->cserver", "cload->event", "cload->coro", "client->cserver", "client->event",
     "client2->cserver", "client2->event",
 ]  # fmt: skip
+FLOORS = ["cload->calibrate", "cload->native_event"]
+"""Not in the default run (``--pairings``): Python's floor on uvloop (``calibrate``: the same
+callbacks and framing, a fixed answer, no seat service) and the original's libevent server in
+C++ (``native_event``, built by ``python -m seatlab.native build``): what a compiled request path
+reaches on the same machine."""
 LIMIT = "cload->cserver"
 CAPACITY = 10_000_000  # far more seats than the refill ever holds: nothing sells out
 
@@ -131,8 +136,14 @@ def server(argv: list[str], checkout: Path | None = None) -> Iterator[tuple[psut
 def server_argv(name: str, cserver: Path) -> list[str]:
     if name == "cserver":
         return [str(cserver), "-p", "0", "-S", "-c", str(CAPACITY), "-b", "4096"]
+    if name.startswith("native_"):
+        from seatlab.native import binary
+
+        program = [str(binary(name.removeprefix("native_")))]
+    else:
+        program = [sys.executable, "-m", "seatlab.server", "--backend", name]
     return [
-        sys.executable, "-m", "seatlab.server", "--backend", name, "--port", "0", "--threads", "1",
+        *program, "--port", "0", "--threads", "1",
         "--capacity", str(CAPACITY), "--delay", "0", "--max-backlog", "4096",
     ]  # fmt: skip
 
@@ -146,7 +157,9 @@ def _sleep_until(t: float) -> None:
     time.sleep(max(t - time.monotonic(), 0.0))
 
 
-def run_cload(cload: Path, proc: psutil.Process, port: int, conns: int, window_s: float) -> dict[str, float]:
+def run_cload(
+    cload: Path, proc: psutil.Process, port: int, conns: int, window_s: float, fixed: bool = False
+) -> dict[str, float]:
     load = subprocess.Popen(
         [str(cload), "-p", str(port), "-c", str(conns), "-t", "1", "-w", "1.5", "-d", str(window_s),
          "-m", "refill"],
@@ -168,7 +181,10 @@ def run_cload(cload: Path, proc: psutil.Process, port: int, conns: int, window_s
         "answers": answers,
         "load_cpu_pct": float(r["cload_cpu_pct"]),
         "load_us_per_req": float(r["cload_us_per_req"]),
-        "errors": int(r["error"]) + int(r["io_errors"]) + int(r["dead_conns"]) + int(r["uuid_mismatch"]),
+        # a fixed-answer server (calibrate) answers every request with one Seat: not an error there
+        "errors": int(r["io_errors"])
+        + int(r["dead_conns"])
+        + (0 if fixed else int(r["error"]) + int(r["uuid_mismatch"])),
     }
 
 
@@ -230,7 +246,7 @@ def run_one(pairing: str, conns: int, rnd: int, args: argparse.Namespace, bins: 
     target, _, version = target.partition("@")  # NAME@base: the --base checkout's seatlab
     with server(server_argv(target, cserver), args.base if version else None) as (proc, port):
         if load == "cload":
-            m = run_cload(cload, proc, port, conns, args.window)
+            m = run_cload(cload, proc, port, conns, args.window, fixed=target == "calibrate")
         else:
             out = args.tmp / f"{pairing.replace('->', '-')}-{conns}-{rnd}"
             m = run_client(proc, port, conns, args.window, out, int(load[len("client") :] or 1))
@@ -289,7 +305,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--window", type=float, default=5.0, help="seconds measured per run")
     p.add_argument("--connections", default="100,1000", help="comma-separated connection counts")
-    p.add_argument("--pairings", default=",".join(PAIRINGS), help=f"comma-separated, of {PAIRINGS}")
+    p.add_argument("--pairings", default=",".join(PAIRINGS), help=f"comma-separated, of {PAIRINGS + FLOORS}")
     p.add_argument("--out", type=Path, default=None, help="JSON file of every sample")
     p.add_argument(
         "--base", type=Path, default=None,
@@ -297,9 +313,9 @@ def main() -> int:
     )  # fmt: skip
     args = p.parse_args()
     pairings = args.pairings.split(",")
-    unknown = [x for x in pairings if x not in PAIRINGS]
+    unknown = [x for x in pairings if x not in PAIRINGS + FLOORS]
     if unknown:
-        p.error(f"--pairings: unknown {unknown}; choose from {PAIRINGS}")
+        p.error(f"--pairings: unknown {unknown}; choose from {PAIRINGS + FLOORS}")
     if args.base is not None:
         if not (args.base / "seatlab" / "server" / "__main__.py").is_file():
             p.error(f"--base {args.base}: no seatlab/server/__main__.py there")
