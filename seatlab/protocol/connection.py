@@ -107,10 +107,11 @@ class ServerConnection:
         """The payload, if ``data`` is exactly one whole request and nothing else is held; else None.
 
         The hot path of a closed-loop client, for a backend that serves it at once or after
-        its delay (no commit, not paused, nothing in progress): one frame with a one-byte length arriving on a connection
-        that holds no bytes, no framing error and no end of stream. The request is handed
-        out as served, and the connection stays empty. On None nothing was taken: give
-        ``data`` to ``receive_data`` as usual.
+        its delay (no commit, not paused, nothing in progress): one frame with a one-byte
+        length arriving on a connection that holds no bytes, no framing error and no end of
+        stream (what ``idle`` says, written out here: this runs for every read). The request
+        is handed out as served, and the connection stays empty. On None nothing was taken:
+        give ``data`` to ``receive_data`` as usual.
         """
         n = len(data) - 1
         if (
