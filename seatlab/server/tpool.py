@@ -19,10 +19,14 @@ backs off (``AcceptBackoff``) instead of retrying at once.
 Shutdown: the acceptor stops; every connection idle in ``recv`` gets
 ``shutdown(SHUT_RD)``, which wakes it with EOF; a busy one finishes the
 request it has started, sends its answer, answers what it received but did
-not start ``Error{INTERNAL}`` "shutting down" and closes; queued connections
-are answered the same for what they sent, unserved. Whatever is still
-running after the grace period (a ``sendall`` to a client that never reads)
-gets ``SHUT_RDWR``.
+not start ``Error{INTERNAL}`` "shutting down" and closes. Connections still
+queued are taken back from the executor (``cancel_futures``) and answered
+the same for what they sent, unserved, without blocking: what their socket
+buffers take (a client that never reads gets what fits), then closed. A
+pool thread still running after the grace period (blocked in a ``sendall``
+to a client that never reads) is woken by ``shutdown(SHUT_RDWR)`` on its
+socket (closing it from another thread would not wake the call), so the
+interpreter's exit, which joins the pool's threads, is not held up.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import logging
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, ServerConnection
 from seatlab.server.context import ServerContext
@@ -43,6 +47,8 @@ log = logging.getLogger("seatlab.server.tpool")
 
 _RECV_SIZE = 65536
 _ACCEPT_POLL_S = 0.2
+_REFUSE_READ_BYTES = _RECV_SIZE
+"""A queued connection at shutdown: at most this much of what it sent is read (and answered)."""
 
 
 class _Connections:
@@ -58,7 +64,28 @@ class _Connections:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._idle: set[socket.socket] = set()
+        self._queued: dict[socket.socket, Future[None]] = {}
         self.closed = False
+
+    def queue(self, conn: socket.socket, task: Future[None]) -> None:
+        """``conn`` waits in the executor's queue as ``task`` (until a pool thread takes it)."""
+        with self._lock:
+            self._queued[conn] = task
+        task.add_done_callback(lambda done: self._dequeue(conn, done))
+
+    def _dequeue(self, conn: socket.socket, task: Future[None]) -> None:
+        if task.cancelled():
+            return  # kept for ``take_cancelled``: no pool thread will answer or close it
+        with self._lock:
+            self._queued.pop(conn, None)
+
+    def take_cancelled(self) -> list[socket.socket]:
+        """The queued connections whose task was cancelled (never started): the caller answers them."""
+        with self._lock:
+            conns = [conn for conn, task in self._queued.items() if task.cancelled()]
+            for conn in conns:
+                del self._queued[conn]
+        return conns
 
     def add(self, conn: socket.socket) -> bool:
         """Register ``conn``; False once shutdown began (the caller closes it)."""
@@ -181,16 +208,22 @@ def _linger(conn: socket.socket, core: ServerConnection) -> None:
 
 
 def _refuse_queued(conn: socket.socket, core: ServerConnection) -> None:
-    """A connection still queued at shutdown: ``INTERNAL`` "shutting down" for each request it sent."""
+    """A connection still queued at shutdown: ``INTERNAL`` "shutting down" for each request it sent.
+
+    Never blocks: it reads what is there (at most ``_REFUSE_READ_BYTES``, a client that keeps writing
+    does not keep it here) and sends what the socket buffer takes of the answers. Shutdown goes
+    through every queued connection this way, so one that blocked would hold up the exit.
+    """
     conn.setblocking(False)
+    read = 0
     with contextlib.suppress(BlockingIOError):
-        while data := conn.recv(_RECV_SIZE):
+        while read < _REFUSE_READ_BYTES and (data := conn.recv(_RECV_SIZE)):
+            read += len(data)
             core.receive_data(data)
     payloads = core.take_all()
     if payloads:
-        conn.setblocking(True)
-        conn.settimeout(1.0)
-        conn.sendall(shutting_down_answers(payloads))
+        with contextlib.suppress(BlockingIOError):
+            conn.send(shutting_down_answers(payloads))
 
 
 def serve(ctx: ServerContext) -> None:
@@ -221,7 +254,7 @@ def serve(ctx: ServerContext) -> None:
             if backoff.backing_off:
                 backoff.succeeded()
             conn.settimeout(None)
-            pool.submit(_serve_connection, conn, service, config.delay_s, stopping, conns)
+            conns.queue(conn, pool.submit(_serve_connection, conn, service, config.delay_s, stopping, conns))
 
     acceptor = threading.Thread(target=accept_loop, name="tpool-acceptor", daemon=True)
     acceptor.start()
@@ -229,7 +262,16 @@ def serve(ctx: ServerContext) -> None:
     ctx.wait_for_stop()
 
     acceptor.join()
+    grace_over = time.monotonic() + ctx.shutdown_grace
     conns.begin_shutdown()  # wake idle recv()s; started requests still get their answers
+    pool.shutdown(wait=False, cancel_futures=True)  # no queued connection starts now
+    for conn in conns.take_cancelled():
+        try:
+            _refuse_queued(conn, ServerConnection())
+        except OSError:
+            pass  # the client went away
+        finally:
+            conn.close()
     finished = threading.Event()
 
     def drain_pool() -> None:
@@ -237,7 +279,7 @@ def serve(ctx: ServerContext) -> None:
         finished.set()
 
     threading.Thread(target=drain_pool, name="tpool-drain", daemon=True).start()
-    if not finished.wait(ctx.shutdown_grace):
+    if not finished.wait(max(grace_over - time.monotonic(), 0.0)):
         n = conns.shutdown_all()
         log.warning(
             "%d connections still busy after %.1f s (clients not reading?): closing them",
