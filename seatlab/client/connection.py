@@ -340,7 +340,7 @@ class Client(asyncio.Protocol):
             self.close()
         if recorded == SEAT:
             w.on_seat(self, a, now)
-            if self.refill:
+            if self.refill and not w.finished:  # (finished: a late answer after the run, kept held)
                 if self.hold:
                     to_cancel, self.kept = self.kept, (self.uuid, self.uuid_b, self.book_cancel)
                 else:

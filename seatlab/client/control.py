@@ -3,7 +3,8 @@
 How this works: the parent sends each load process its ``Plan``; the process
 connects and answers ``Ready``; the parent sends every process one ``Start``
 time, later the measured ``Window`` (duration mode) or a ``Stop`` (the run's
-time cap). A process reports ``Progress`` now and then, ``AllAnswered`` once
+time cap). A process reports ``Progress`` now and then, ``Backlog`` while it
+waits after its run for the answers the server still owes, ``AllAnswered`` once
 each of its clients has had an answer, ``Confirmations`` every tenth of a
 second (``ledger``), and ends with its ``WorkerResult`` or a ``Failure``.
 Each is a frozen dataclass pickled over the control socket: a field renamed
@@ -40,6 +41,7 @@ class WorkerPlan:
     seed: int | None
     checked: bool = True  # False against a calibration target: answers are counted, not checked
     hold: bool = False  # duration mode: keep each seat until the next is confirmed (see refill_mode)
+    max_time_s: float = 600.0  # the run's cap from the start, the backlog's wait included
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,10 @@ class Window:
 
 @dataclass(frozen=True)
 class Stop:
-    """Parent -> every process: the run hit its time cap; stop now."""
+    """Parent -> every process: the run hit its time cap, stop now; or, while processes wait for the
+    server's backlog, the server stopped answering it (``stalled``): stop waiting."""
+
+    stalled: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,16 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """Process -> parent, after its run: ``owed`` of the requests the server still held when the run
+    ended are not answered yet; ``answered`` of them are (the live line while the backlog drains)."""
+
+    worker: int
+    owed: int
+    answered: int
+
+
+@dataclass(frozen=True)
 class AllAnswered:
     """Process -> parent: every one of its clients has had an answer, the last at ``at`` (ns)."""
 
@@ -104,4 +119,4 @@ class Failure:
 
 
 ToWorker = Plan | Start | Window | Stop
-FromWorker = Ready | Progress | AllAnswered | Confirmations | WorkerResult | Failure
+FromWorker = Ready | Progress | Backlog | AllAnswered | Confirmations | WorkerResult | Failure

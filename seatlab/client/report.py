@@ -106,6 +106,12 @@ def human_summary(s: dict[str, Any]) -> str:
         f"load generator CPU {s['loadgen_cpu_pct']:.0f}% of a core"
         + (" -- SATURATED: the load generator may be the limit" if s["loadgen_saturated"] else "")
     )
+    if s["backlog_requests"]:
+        lines.append(
+            f"backlog: {s['backlog_requests']} requests still outstanding when the run ended; "
+            f"{s['backlog_answered']} answered in the {s['backlog_wait_s']:.1f} s waited after it "
+            f"({s['backlog_outcome']}; counted at their age when the window closed)"
+        )
     audit = s["audit"]
     verdict = {True: "ok", False: "FAILED", None: "not checked"}[audit["ok"]]
     lines.append(f"audit: {verdict}: {audit['message']}")

@@ -16,12 +16,20 @@ from typing import Any
 from seatlab.client import histogram
 
 ERROR_KINDS = ("refused", "reset", "timeout", "protocol", "server_error")
+BACKLOG_OUTCOMES = ("none", "answered", "stalled", "capped")
+"""How a process's wait for the server's backlog ended: nothing was owed, every answer came, the
+server stopped answering (no answer for ``BACKLOG_QUIET_S``), or the run's ``max_time_s`` came first."""
+
+BACKLOG_QUIET_S = 10.0
+"""While waiting for the server's backlog: this long without any answer is a stall, not a slow drain
+(also capped by ``timeout_s``: a request unanswered that long is unanswered)."""
 ANSWER_COUNTS = ("all", "book", "seat", "sold_out", "released", "error")
 
 
 _ADDED = (
     "workers", "clients", "total_answers", "error_examples", "connections", "reconnects", "gave_up",
     "unanswered_ms", "unsent_due", "confirmed", "held", "violations", "cpu_s", "cpu_sys_s", "wall_s",
+    "backlog_requests", "backlog_answered", "backlog_wait_s", "backlog_outcomes",
 )  # fmt: skip
 """Fields that merge by ``+``: numbers add, lists and per-process tuples concatenate."""
 _COUNTED = ("window_answers", "errors_by_kind", "server_errors_by_code")
@@ -56,6 +64,10 @@ class WorkerResult:
     t_last_seat: int | None
     t_finish: int
     capped: bool
+    backlog_requests: int = 0  # requests outstanding when the run ended, whose answers it waited for
+    backlog_answered: int = 0  # of those, answered while it waited (censored all the same: see tally)
+    backlog_wait_s: tuple[float, ...] = ()  # per process: how long it waited
+    backlog_outcomes: tuple[str, ...] = ()  # per process: BACKLOG_OUTCOMES
 
     def merge(self, other: WorkerResult) -> WorkerResult:
         """The result of both processes' runs together."""

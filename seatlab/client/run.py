@@ -26,11 +26,11 @@ from typing import Any, TextIO
 
 from seatlab.client import report
 from seatlab.client.answers import SEAT
-from seatlab.client.control import AllAnswered, Progress, Ready, Start, Stop, Window, WorkerPlan
+from seatlab.client.control import AllAnswered, Backlog, Progress, Ready, Start, Stop, Window, WorkerPlan
 from seatlab.client.ledger import Confirmations, SeatLedger
 from seatlab.client.probe import NotStatsError, read_stats
 from seatlab.client.processes import LoadFactory, LoadGroup, LoadProcesses
-from seatlab.client.result import WorkerResult, merge_all
+from seatlab.client.result import BACKLOG_QUIET_S, WorkerResult, merge_all
 from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
 from seatlab.client.summary import RunFacts, summarize
 from seatlab.modes import Connect, Mode, Schedule
@@ -66,6 +66,7 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True)
                 timeout_s=spec.timeout_s, drain_s=spec.drain_s, capacity=capacity,
                 free_seats=max(capacity - booked, 0),
                 seed=None if spec.seed is None else spec.seed * 1000 + w, checked=checked, hold=hold,
+                max_time_s=spec.max_time_s,
             )
         )  # fmt: skip
         first += n
@@ -120,8 +121,10 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any
             end = read_stats(spec.address, spec.port, min(spec.timeout_s, 10.0))
         except (OSError, ValueError) as exc:
             run.warnings.append(f"could not read Stats at the end: {exc}")
+            stalled = run.backlog_stalled()
             failures.append(
                 f"the audit could not be done: no Stats from the server at {where} at the end ({exc})"
+                + (f"; {stalled}" if stalled else "")
             )
     facts = RunFacts(
         t0=run.t0, window=run.window, capped=run.capped, warnings=run.warnings,
@@ -167,6 +170,10 @@ class _Run:
         self.out: TextIO = sys.stdout
         self.ledger = SeatLedger(len(plans))
         self.parent_cpu_pct = 0.0
+        self.backlog: dict[int, Backlog] = {}
+        self.backlog_since = 0
+        self.backlog_moved = 0  # when an answer of the backlog last came, in any process (ns)
+        self.backlog_stalled_owed = 0  # requests still owed when the parent called a stall (0: none)
 
     def execute(self, processes: LoadGroup) -> None:
         """Wait until every process is ready, start them at one time, run until every result is in."""
@@ -196,6 +203,33 @@ class _Run:
             self.progress[message.worker] = (message.answers, message.errors)
         elif isinstance(message, AllAnswered):
             self.all_answered[message.worker] = message.at
+        elif isinstance(message, Backlog):
+            before = self.backlog.get(message.worker)
+            if before is None or message.answered > before.answered:
+                self.backlog_moved = perf_counter_ns()
+            if not self.backlog:
+                self.backlog_since = perf_counter_ns()
+                print(
+                    f"seatlab load: the run is over; waiting for the answers to {message.owed} requests "
+                    f"(load process {message.worker}) that the server still holds, before the end Stats",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            self.backlog[message.worker] = message
+
+    @property
+    def _quiet_ns(self) -> int:
+        return int(min(BACKLOG_QUIET_S, self.spec.timeout_s) * 1e9)
+
+    def backlog_stalled(self) -> str:
+        """Why the end Stats may have failed: the server stopped answering its backlog ('' if not)."""
+        owed = self.backlog_stalled_owed
+        quiet = self._quiet_ns / 1e9
+        return (
+            f"the server stopped answering with {owed} requests still owed (no answer for {quiet:g} s)"
+            if owed
+            else ""
+        )
 
     def _main_loop(self, processes: LoadGroup) -> None:
         spec = self.spec
@@ -225,12 +259,19 @@ class _Run:
                 self.capped = True
                 self.warnings.append(f"the run hit max_time_s={spec.max_time_s:g} and was stopped")
                 processes.send(Stop())
+            owed = sum(b.owed for b in self.backlog.values())
+            if owed and not self.backlog_stalled_owed and now - self.backlog_moved > self._quiet_ns:
+                self.backlog_stalled_owed = owed  # no answer to any process's backlog for a while: a stall
+                processes.send(Stop(stalled=True))
             if now >= give_up_at:
                 raise LoadError(
                     f"load processes did not finish {spec.max_time_s:g} s + drain after the start"
                 )
             if progress is not None:
-                progress.update(now, self.progress)
+                if self.backlog:
+                    progress.backlog(now, self.backlog_since, list(self.backlog.values()))
+                else:
+                    progress.update(now, self.progress)
         if progress is not None:
             progress.clear()
 
@@ -256,6 +297,22 @@ class _Progress:
         elapsed = max(now - self.t0, 0) / 1e9
         self.out.write(
             f"\r{elapsed:7.1f} s  answers {answers:>10}  rate {rate:>9.0f}/s  errors {errors:>6}  "
+        )
+        self.out.flush()
+
+    def backlog(self, now: int, since: int, backlog: list[Backlog]) -> None:
+        """After the run: how many answers the server still owes, how fast they come, about how long left."""
+        if now < self.next:
+            return
+        self.next = now + 500_000_000
+        owed = sum(b.owed for b in backlog)
+        answered = sum(b.answered for b in backlog)
+        waited = max(now - since, 1) / 1e9
+        rate = answered / waited
+        left = f"~{owed / rate:.0f} s left" if rate > 0 and owed else "waiting"
+        self.out.write(
+            f"\r{waited:7.1f} s  backlog: the server still owes {owed:>7} answers, {answered} came "
+            f"({rate:.0f}/s), {left}  "
         )
         self.out.flush()
 

@@ -16,12 +16,12 @@ from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram, report
 from seatlab.client.audit import audit_duration, audit_sellout
-from seatlab.client.result import WorkerResult
+from seatlab.client.result import BACKLOG_QUIET_S, WorkerResult
 from seatlab.client.spec import LoadSpec
 from seatlab.machine import machine_info
 from seatlab.modes import Mode
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # summary.json history:
 #   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
 #      fairness, latency_ms, load-generator CPU, audit, machine, params).
@@ -30,6 +30,11 @@ SCHEMA_VERSION = 2
 #      served_latency.hdr and censored_latency.hdr beside latency.hdr (served_histogram_file,
 #      censored_histogram_file); offered_rps (the open loop's rate, null for a closed loop);
 #      loadgen_parent_cpu_pct (the parent, which runs the live double-booking check).
+#   3: backlog_requests, backlog_answered, backlog_wait_s, backlog_outcome: the requests still
+#      outstanding when the run ended, whose answers the load generator then waited for (a thread
+#      pool's queued connections), so that the audit's end Stats is not queued behind them. Those
+#      answers change no figure: they count at their age when the window closed, as before.
+#      unanswered counts only the requests never answered.
 
 SATURATED_PCT = 85.0
 """A load process above this share of one core may be the bottleneck, not the server."""
@@ -85,6 +90,10 @@ class Summary:
     unanswered_max_wait_ms: float | None
     unanswered_mean_wait_ms: float | None
     unsent_due: int
+    backlog_requests: int
+    backlog_answered: int
+    backlog_wait_s: float
+    backlog_outcome: str
     gave_up_clients: int
     starved_clients: int
     fairness_jain: float | None
@@ -165,6 +174,18 @@ def summarize(
         starved_how = "got no answer in the measured window"
     if starved:
         warnings.append(f"{starved} of {spec.clients} clients {starved_how} (starved)")
+    outcome = backlog_outcome(result.backlog_outcomes)
+    if outcome in ("stalled", "capped"):
+        owed = result.backlog_requests - result.backlog_answered
+        why = (
+            f"no answer for {min(BACKLOG_QUIET_S, spec.timeout_s):g} s"
+            if outcome == "stalled"
+            else f"max_time_s={spec.max_time_s:g} came first"
+        )
+        warnings.append(
+            f"the server still owed {owed} of the {result.backlog_requests} requests outstanding when the run "
+            f"ended ({why}): {outcome}"
+        )
     cpu = result.cpu_pct_by_process
     saturated = any(p > SATURATED_PCT for p in cpu)
     if saturated:
@@ -229,6 +250,10 @@ def summarize(
         unanswered_max_wait_ms=max(unanswered) if unanswered else None,
         unanswered_mean_wait_ms=sum(unanswered) / len(unanswered) if unanswered else None,
         unsent_due=result.unsent_due,
+        backlog_requests=result.backlog_requests,
+        backlog_answered=result.backlog_answered,
+        backlog_wait_s=max(result.backlog_wait_s, default=0.0),
+        backlog_outcome=backlog_outcome(result.backlog_outcomes),
         gave_up_clients=result.gave_up,
         starved_clients=starved,
         fairness_jain=report.jain_index(seats_per_client),
@@ -259,6 +284,12 @@ def summarize(
         report.CENSORED_HISTOGRAM_FILE: censored,
     }
     return summary, histograms
+
+
+def backlog_outcome(outcomes: tuple[str, ...]) -> str:
+    """The run's backlog outcome from each process's: the worst of them (a stall anywhere is a stall)."""
+    order = ("stalled", "capped", "answered")
+    return next((o for o in order if o in outcomes), "none")
 
 
 def _params(spec: LoadSpec, refill: str | None, calibration_target: bool) -> dict[str, Any]:

@@ -11,6 +11,21 @@ its clients has had an answer (the parent opens the measured window from
 that), ships its ``Confirmations`` every tenth of a second, obeys ``Window``
 (stop at its end) and ``Stop``, then drains outstanding requests for at most
 ``drain_s`` and sends back its ``WorkerResult``.
+
+The backlog: a request still outstanding when the drain ends is one the
+server holds and may still answer: a thread pool whose threads each hold a
+connection serves the queued connections' Books one by one after the
+window (1,000 clients, 2 threads, 50 ms: about 25 s). The process keeps
+those connections open and waits for their answers (``_await_backlog``),
+sending nothing more, so the seats they book are confirmed to the ledger
+and the end Stats is not queued behind them; the measured figures do not
+change (an answer after the window counts at its age when the window
+closed, as an unanswered request does). It waits while the server keeps
+answering: the parent, which sees every process's ``Backlog``, calls a stall
+(a server that stopped or died) after ``BACKLOG_QUIET_S`` without an answer
+to any of them (a server serving its queue in order may answer another
+process's clients first) and sends ``Stop(stalled=True)``; ``max_time_s``
+from the start is the limit. Its CPU is not counted in the run's.
 """
 
 from __future__ import annotations
@@ -93,6 +108,12 @@ class LoadWorker:
         self.t_last_seat = 0
         self.drain_deadline = 0
         self.window: tuple[int, int] | None = None
+        self.backlog: set[Client] = set()  # outstanding when the run ended: answers still awaited
+        self.backlog_requests = 0
+        self.backlog_answered = 0
+        self.backlog_stalled = False  # the parent said the server stopped answering them
+        self.backlog_wait_s = 0.0
+        self.backlog_outcome = "none"
         self.dispatcher: OpenLoop | None = None
         self.pool: list[tuple[str, bytes, bytes]] = []
         self.clients = [
@@ -159,6 +180,7 @@ class LoadWorker:
         cpu = time.process_time() - cpu0
         cpu_sys = resource.getrusage(resource.RUSAGE_SELF).ru_stime - usage0.ru_stime
         wall = (perf_counter_ns() - wall0) / 1e9
+        await self._await_backlog()
         await asyncio.sleep(0.01)  # let the closes go out
         self.loop.remove_reader(self.pipe.fileno())
         self.pipe.send(self.log.take(ALL_TIME))
@@ -194,8 +216,11 @@ class LoadWorker:
                     self.window = (message.start, message.end)
                     self.loop.call_later(max(0.0, (message.end - perf_counter_ns()) / 1e9), self.stop)
                 elif isinstance(message, control.Stop):
-                    self.capped = True
-                    self.stop()
+                    if message.stalled:
+                        self.backlog_stalled = True
+                    else:
+                        self.capped = True
+                        self.stop()
         except (EOFError, OSError):  # the parent is gone: stop now
             self.loop.remove_reader(self.pipe.fileno())
             if not self.start_future.done():
@@ -217,24 +242,66 @@ class LoadWorker:
         """While stopping: finish when nothing is outstanding or the drain time is over."""
         now = perf_counter_ns()
         if self.busy <= 0 or now >= self.drain_deadline:
-            self.finish(now)
+            self.finish(now, backlog=not self.capped)
 
-    def finish(self, now: int) -> None:
-        """End the run: count what is still unanswered, close every connection."""
+    def finish(self, now: int, backlog: bool = False) -> None:
+        """End the run: close every connection but, with ``backlog``, those whose request the server
+        still holds (their answers are awaited after the run); count the rest as unanswered."""
         if self.finished:
             return
         self.finished = True
         self.t_finish = now
         for c in self.clients:
+            if c.out_kind and backlog and c.transport is not None:
+                self.backlog.add(c)
+                continue
             if c.out_kind:
                 self.unanswered(c, now)
                 c.out_kind = 0
             c.close()
-        self.busy = 0
+        self.busy = len(self.backlog)
+        self.backlog_requests = len(self.backlog)
         if self.dispatcher is not None:
             self._never_sent(self.dispatcher.halt(), now)
         if not self.done_future.done():
             self.done_future.set_result(None)
+
+    async def _await_backlog(self) -> None:
+        """After the run: wait for the answers the server still owes (see the module's docstring)."""
+        if not self.backlog:
+            return
+        start = perf_counter_ns()
+        cap = self.t0 + int(self.plan.max_time_s * 1e9)
+        outcome = "answered"
+        next_report = 0
+        while self.backlog:
+            now = perf_counter_ns()
+            for c in [c for c in self.backlog if c.transport is None]:  # the server closed it: no answer
+                self.backlog.discard(c)
+                self.unanswered(c, now)
+                c.out_kind = 0
+            if not self.backlog:
+                break
+            if self.backlog_stalled:
+                outcome = "stalled"
+                break
+            if now >= cap:
+                outcome = "capped"
+                break
+            if now >= next_report:
+                next_report = now + _PROGRESS_NS
+                self.pipe.send(control.Backlog(self.plan.worker, len(self.backlog), self.backlog_answered))
+            await asyncio.sleep(0.05)
+        now = perf_counter_ns()
+        for c in self.backlog:
+            self.unanswered(c, now)
+            c.out_kind = 0
+            c.close()
+        self.backlog.clear()
+        self.busy = 0
+        self.backlog_wait_s = (now - start) / 1e9
+        self.backlog_outcome = outcome
+        self.pipe.send(control.Backlog(self.plan.worker, 0, self.backlog_answered))
 
     def _never_sent(self, dues: list[int], now: int) -> None:
         """Open-loop requests due but never sent: late Books in duration mode, merely unsent in a sell-out."""
@@ -263,8 +330,14 @@ class LoadWorker:
             self.held.pop(c.cancel_uuid, None)
 
     def next_request(self, c: Client, now: int) -> None:
-        """``c`` was answered: drain, wait for the schedule (open loop), or book again (closed loop)."""
-        if self.stopping:
+        """``c`` was answered: drain, wait for the schedule (open loop), or book again (closed loop);
+        after the run, one of the backlog's answers: that client is done."""
+        if self.finished:
+            if c in self.backlog:
+                self.backlog.discard(c)
+                self.backlog_answered += 1
+                c.close()
+        elif self.stopping:
             self.check_finish()
         elif self.dispatcher is not None:
             self.dispatcher.client_idle(c)
@@ -371,6 +444,10 @@ class LoadWorker:
             t_last_seat=self.t_last_seat or None,
             t_finish=self.t_finish,
             capped=self.capped,
+            backlog_requests=self.backlog_requests,
+            backlog_answered=self.backlog_answered,
+            backlog_wait_s=(self.backlog_wait_s,),
+            backlog_outcomes=(self.backlog_outcome,),
         )
 
 

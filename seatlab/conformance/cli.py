@@ -1,23 +1,28 @@
 """The command line of ``python -m seatlab.conformance``.
 
-Exit status: 0 when every check that ran passed (skips allowed, and
-counted), 1 when one failed, 2 for bad usage (argparse's message names the
-flag or the placeholder). ``--check PATTERN`` (repeatable, shell-style:
+Exit status: 0 when every check ran and passed, 1 when one failed, 3 when
+none failed but some did not run (incomplete: a placeholder missing from
+the template, ``--address``), 2 for bad usage (argparse's message names
+the flag or the placeholder). ``--check PATTERN`` (repeatable, shell-style:
 ``'bad-input.*'``) runs a subset; ``--list`` names every check and what it
-checks.
+checks. ``--fixed-answer`` declares a server that answers every frame with
+one fixed Seat (``calibrate``): the checks of the seat store are then left
+out; it is never inferred from what the server answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seatlab import native
 from seatlab.conformance.registry import Check
 from seatlab.conformance.report import outcome_line, text_report, write_junit
-from seatlab.conformance.suite import Outcome, all_checks, run_suite
+from seatlab.conformance.suite import EXIT, Outcome, all_checks, run_suite
 from seatlab.conformance.target import Address, Target, Template
 from seatlab.runner.external import PLACEHOLDERS, TemplateError
 from seatlab.server.backends import BACKENDS
@@ -54,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m seatlab.conformance",
         description="Check that a server speaks the seatlab wire protocol (protocol.md): semantics, "
         "pipelining, half-close, bad input, limits, SIGTERM, restart with the db, kill -9, concurrency.",
-        epilog="Exit status: 0 every check passed (skips allowed), 1 a check failed, 2 bad usage.",
+        epilog="Exit status: 0 every check ran and passed; 1 a check failed; 3 incomplete: none failed but "
+        "some checks did not run (the summary says how many and why; not a pass); 2 bad usage.",
     )
     server = p.add_mutually_exclusive_group()
     server.add_argument(
@@ -64,13 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(as backend=external's server_command); it must print 'READY <host> <port>' and exit 0 on SIGTERM",
     )
     server.add_argument(
-        "--backend", choices=list(BACKENDS), help="one of seatlab's own servers (python -m seatlab.server)"
+        "--backend",
+        choices=[*BACKENDS, *(f"native_{name}" for name in native.SERVERS)],
+        help="one of seatlab's own servers (python -m seatlab.server, or native_*: the C++ ones, "
+        "built on first use); calibrate and native_calibrate imply --fixed-answer",
     )
     server.add_argument(
         "--address",
         type=_address,
         metavar="HOST:PORT",
         help="a server already running: the checks that start, signal or restart servers are skipped",
+    )
+    p.add_argument(
+        "--fixed-answer",
+        action="store_true",
+        help="the server is a fixed-answer calibration target (every frame answered with one Seat, "
+        "nothing booked): leave out the checks of the seat store. Never inferred: without it, such a "
+        "server fails them",
     )
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML")
     p.add_argument(
@@ -118,13 +134,18 @@ def select(patterns: Sequence[str] | None, parser: argparse.ArgumentParser) -> l
 def _target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Target:
     if args.address is not None:
         address: Address = args.address
-        return address
+        return dataclasses.replace(address, fixed_answer=args.fixed_answer)
     if args.backend is not None:
-        return Template.for_backend(args.backend, args.ready_timeout)
+        try:
+            target = Template.for_backend(args.backend, args.ready_timeout)
+        except TemplateError as exc:
+            parser.error(f"--backend {args.backend}: {exc}")
+        target.fixed_answer = target.fixed_answer or args.fixed_answer
+        return target
     if args.command is None:
         parser.error("give the server: --command TEMPLATE, --backend NAME or --address HOST:PORT")
     try:
-        return Template(args.command, "command", args.ready_timeout)
+        return Template(args.command, "command", args.ready_timeout, args.fixed_answer)
     except TemplateError as exc:
         parser.error(f"--command: {exc}")
 
@@ -156,4 +177,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"JUnit XML: {args.junit}")
     if not result.ok and args.work_dir is None and result.work_dir.exists():
         print(f"server logs and db files kept in {result.work_dir}")
-    return 0 if result.ok else 1
+    return EXIT[result.verdict]

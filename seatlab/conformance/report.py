@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from seatlab.conformance.suite import Outcome, Status, SuiteResult
+from seatlab.conformance.suite import Outcome, Status, SuiteResult, Verdict
 
 _NAME_WIDTH = 48
 _XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -44,11 +44,29 @@ def failure_text(outcome: Outcome) -> str:
 
 
 def summary_line(result: SuiteResult) -> str:
+    """The counts, then the verdict: a result with checks that did not run is incomplete, not a pass."""
     total = len(result.outcomes)
-    return (
+    skipped = result.count(Status.skipped)
+    lines = [
         f"{result.count(Status.passed)} passed, {result.count(Status.failed)} failed, "
-        f"{result.count(Status.skipped)} skipped, of {total} checks in {result.seconds:.1f} s"
-    )
+        f"{skipped} skipped, of {total} checks in {result.seconds:.1f} s"
+    ]
+    if result.not_applicable:
+        lines.append(
+            f"({len(result.not_applicable)} checks of the seat store not run: they do not apply to a server "
+            "declared fixed-answer with --fixed-answer)"
+        )
+    if skipped:
+        lines.append("checks that did not run, and why:")
+        lines += [f"  {n} x {reason}" for reason, n in result.skip_reasons().items()]
+    verdict = result.verdict
+    if verdict == Verdict.passed:
+        lines.append(f"PASSED: every one of the {total} checks ran and passed")
+    elif verdict == Verdict.failed:
+        lines.append(f"FAILED: {result.count(Status.failed)} of {total} checks failed")
+    else:
+        lines.append(f"INCOMPLETE: {skipped} of {total} checks did not run, so this is not a pass")
+    return "\n".join(lines)
 
 
 def text_report(result: SuiteResult) -> str:
@@ -80,6 +98,7 @@ def junit_xml(result: SuiteResult) -> ET.ElementTree[ET.Element]:
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="target", value=result.target)
     ET.SubElement(properties, "property", name="server_kind", value=result.kind)
+    ET.SubElement(properties, "property", name="verdict", value=result.verdict.value)
     for outcome in result.outcomes:
         case = ET.SubElement(
             suite,

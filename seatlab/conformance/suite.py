@@ -2,14 +2,22 @@
 
 How this works: the checks that need no server of their own run first,
 against one shared server (started from the template with capacity
-``SHARED_CAPACITY``, or the one at ``--address``). Before them one Stats
-decides what kind of server it is, as the load generator decides: a
-StatsReply means a seat store, a Seat means a fixed-answer server
-(``calibrate``), which gets only the checks registered with
-``store=False``. If the shared server dies during a check, that check fails
-saying so and a new one is started for the rest. Then each ``own_server``
-check runs alone with the servers it starts itself. At most one server
-runs at a time, so a template without ``{port}`` works too.
+``SHARED_CAPACITY``, or the one at ``--address``). Every check runs
+against a seat store unless the user declared the target a fixed-answer
+server (``--fixed-answer``, which ``--backend calibrate`` and
+``native_calibrate`` set): then the checks registered with ``store=True``
+do not apply and are left out, saying so. It is never inferred from the
+wire: a server that answers Stats with a Seat fails the checks of Stats,
+Cancel and idempotent booking like any other wrong answer. One Stats before
+the checks says in the report what the server answers. If the shared server
+dies during a check, that check fails saying so and a new one is started
+for the rest. Then each ``own_server`` check runs alone with the servers it
+starts itself. At most one server runs at a time, so a template without
+``{port}`` works too.
+
+A check that could not run (a placeholder missing from the template, a
+restart that ``--address`` cannot do) is skipped with its reason, and a
+result with skips is incomplete, never a pass (``SuiteResult.verdict``).
 """
 
 from __future__ import annotations
@@ -52,22 +60,51 @@ class Outcome:
     logs: str = ""  # where the failing check's server logs are
 
 
+class Verdict(StrEnum):
+    """The suite's result as a whole: each has its own exit status (``EXIT``)."""
+
+    passed = "passed"  # every check ran and passed
+    failed = "failed"  # a check failed
+    incomplete = "incomplete"  # nothing failed, but some checks did not run: not a pass
+
+
+EXIT = {Verdict.passed: 0, Verdict.failed: 1, Verdict.incomplete: 3}
+"""Exit status of ``python -m seatlab.conformance`` per verdict (2 is bad usage, argparse's)."""
+
+
 @dataclass
 class SuiteResult:
     """Every outcome, and what the suite learned about the server."""
 
     target: str
-    kind: str  # "seat store", "fixed-answer server" or "unknown (...)"
+    kind: str  # what the server answered to Stats before the checks
     outcomes: list[Outcome]
     seconds: float
     work_dir: Path
+    not_applicable: list[Check] = field(default_factory=list)
+    """Seat-store checks left out because the target was declared a fixed-answer server."""
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def ok(self) -> bool:
+        """No check failed (some may not have run: see ``verdict``)."""
         return self.count(Status.failed) == 0
+
+    @property
+    def verdict(self) -> Verdict:
+        if not self.ok:
+            return Verdict.failed
+        return Verdict.incomplete if self.count(Status.skipped) else Verdict.passed
+
+    def skip_reasons(self) -> dict[str, int]:
+        """Why checks did not run: each reason and how many checks it kept from running."""
+        reasons: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.status == Status.skipped:
+                reasons[o.reason] = reasons.get(o.reason, 0) + 1
+        return reasons
 
 
 GROUPS = ["semantics", "pipelining", "bad-input", "limits", "concurrency", "lifecycle"]
@@ -83,15 +120,9 @@ _OWN_SERVER_SKIP = (
     "needs a server of its own (to choose its settings, signal, kill or restart it); "
     "--address reaches one already running"
 )
-_FIXED_SKIP = (
-    "the server answers Stats with a Seat: a fixed-answer server (like calibrate) books nothing, "
-    "so this check of the seat semantics does not apply"
-)
 
 
-def _skip_reason(check: Check, target: Target, fixed: bool) -> str | None:
-    if check.store and fixed:
-        return _FIXED_SKIP
+def _skip_reason(check: Check, target: Target) -> str | None:
     if check.own_server:
         if isinstance(target, Address):
             return _OWN_SERVER_SKIP
@@ -157,8 +188,8 @@ class _Unreachable(Exception):
     """Nothing answers a connection at the server's address."""
 
 
-def _probe_kind(host: str, port: int, timeout_s: float) -> tuple[bool, str]:
-    """(fixed, what kind of server): one Stats, as the load generator asks it."""
+def _probe_kind(host: str, port: int, timeout_s: float, fixed: bool) -> str:
+    """What the server answers to one Stats, for the report (the checks decide what is right)."""
     try:
         wire = Wire(host, port, Transcript(), timeout_s)
     except CheckFailed as exc:
@@ -167,14 +198,15 @@ def _probe_kind(host: str, port: int, timeout_s: float) -> tuple[bool, str]:
         wire.send(stats_request(1))
         answer = kind(wire.receive("the answer to Stats"))
     except CheckFailed as exc:
-        return False, f"unknown ({exc}); treated as a seat store"
+        answer = f"nothing usable ({exc})"
     finally:
         wire.close()
+    if fixed:
+        return f"declared a fixed-answer server (--fixed-answer); Stats answered with {answer}"
     if answer == "stats":
-        return False, "seat store (Stats answered with a StatsReply)"
-    if answer == "seat":
-        return True, "fixed-answer server (Stats answered with a Seat): only the checks that apply run"
-    return False, f"unknown (Stats answered with {answer}); treated as a seat store"
+        return "seat store (Stats answered with a StatsReply)"
+    hint = " (a fixed-answer calibration target? say so with --fixed-answer)" if answer == "seat" else ""
+    return f"checked as a seat store; Stats answered with {answer}, not a StatsReply{hint}"
 
 
 def run_suite(
@@ -192,6 +224,9 @@ def run_suite(
     failure) when one failed.
     """
     chosen = all_checks() if checks is None else list(checks)
+    fixed = target.fixed_answer
+    not_applicable = [c for c in chosen if fixed and c.store]
+    chosen = [c for c in chosen if c not in not_applicable]
     own_dir = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="seatlab-conformance-")) if work_dir is None else work_dir
     work.mkdir(parents=True, exist_ok=True)
@@ -204,7 +239,6 @@ def run_suite(
         if progress is not None:
             progress(outcome)
 
-    fixed = False
     server_kind = "not probed (no check needs the shared server)"
     try:
         shared_checks = [c for c in chosen if not c.own_server]
@@ -213,7 +247,7 @@ def run_suite(
         if shared_checks or own_checks:
             try:
                 host, port = shared.endpoint()
-                fixed, server_kind = _probe_kind(host, port, timeout_s)
+                server_kind = _probe_kind(host, port, timeout_s, fixed)
             except ServerStartError as exc:
                 start_error = f"the server did not start: {exc}"
                 server_kind = "unknown (the server did not start)"
@@ -224,14 +258,14 @@ def run_suite(
             if start_error is not None:
                 record(Outcome(check, Status.failed, reason=start_error))
                 continue
-            reason = _skip_reason(check, target, fixed)
+            reason = _skip_reason(check, target)
             if reason is not None:
                 record(Outcome(check, Status.skipped, reason=reason))
                 continue
             record(_run_shared(check, shared, fixed, timeout_s, work))
         shared.stop()
         for check in own_checks:
-            reason = _skip_reason(check, target, fixed)
+            reason = _skip_reason(check, target)
             if reason is not None:
                 record(Outcome(check, Status.skipped, reason=reason))
                 continue
@@ -245,7 +279,9 @@ def run_suite(
         shared.stop()
     order = {c.name: i for i, c in enumerate(chosen)}
     outcomes.sort(key=lambda o: order[o.check.name])  # the table in check order, shared or not
-    result = SuiteResult(target.describe(), server_kind, outcomes, time.monotonic() - start, work)
+    result = SuiteResult(
+        target.describe(), server_kind, outcomes, time.monotonic() - start, work, not_applicable
+    )
     if own_dir and (result.ok or not any(work.iterdir())):  # kept only for a failure's logs
         shutil.rmtree(work, ignore_errors=True)
     return result

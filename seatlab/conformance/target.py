@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seatlab.modes import Sync
-from seatlab.runner.external import PLACEHOLDERS, check_template, command_argv
+from seatlab.runner.external import NATIVE_PREFIX, PLACEHOLDERS, check_template, command_argv
+from seatlab.server.backends import FIXED_ANSWER
 from seatlab.server.config import ServerConfig
 from seatlab.server.process import ServerProcess
 
@@ -31,7 +32,10 @@ _FLAGS = (
 
 
 def backend_template(name: str) -> str:
-    """The command template that ``--backend NAME`` stands for: seatlab's own server, every flag."""
+    """The command template that ``--backend NAME`` stands for: seatlab's own server, every flag
+    (``native_NAME``: the C++ server ``native:NAME``, built on first use)."""
+    if name.startswith("native_"):
+        return f"{NATIVE_PREFIX}{name.removeprefix('native_')} {_FLAGS}"
     python = shlex.quote(sys.executable).replace("{", "{{").replace("}", "}}")
     return f"{python} -m seatlab.server --backend {shlex.quote(name)} {_FLAGS}"
 
@@ -53,6 +57,8 @@ class Address:
 
     host: str
     port: int
+    fixed_answer: bool = False
+    """Declared a fixed-answer server (``--fixed-answer``): the seat-store checks do not apply."""
 
     def describe(self) -> str:
         return f"the server running at {self.host}:{self.port}"
@@ -61,17 +67,22 @@ class Address:
 class Template:
     """Servers started from a command template (``--command``; ``--backend`` builds one)."""
 
-    def __init__(self, template: str, label: str, ready_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, template: str, label: str, ready_timeout_s: float = 10.0, fixed_answer: bool = False
+    ) -> None:
         check_template(template)  # raises TemplateError naming what is wrong
         self.template = template
         self.label = label
+        self.fixed_answer = fixed_answer
+        """Declared a fixed-answer server (``--fixed-answer``): the seat-store checks do not apply."""
         self.ready_timeout_s = ready_timeout_s
         self.placeholders = {name for name in PLACEHOLDERS if "{" + name + "}" in template}
 
     @classmethod
     def for_backend(cls, name: str, ready_timeout_s: float = 10.0) -> Template:
-        """Seatlab's own backend ``name`` (``tpool``, ``coro``, ``event``, ``calibrate``)."""
-        return cls(backend_template(name), f"seatlab backend {name}", ready_timeout_s)
+        """Seatlab's own backend ``name`` (``tpool``, ``coro``, ``event``, ``calibrate``, ``native_*``);
+        ``calibrate`` and ``native_calibrate`` are declared fixed-answer servers."""
+        return cls(backend_template(name), f"seatlab backend {name}", ready_timeout_s, name in FIXED_ANSWER)
 
     def describe(self) -> str:
         return f"{self.label}: {self.template}"

@@ -19,6 +19,7 @@ TRACKS = 0.9  # efficiency at or above this counts as "on its bound"
 _MEDIANS = (
     "throughput_rps", "starved_clients", "clients", "fairness", "bound_rps", "efficiency", "p99_ms",
     "p999_ms", "max_ms", "served_p99_ms", "censored", "sellout_s", "predicted_sellout_s",
+    "backlog_requests", "backlog_wait_s",
 )  # fmt: skip
 TAIL = 2.0  # a max this many times p99 or more: the tail (p99.9, max) is quoted beside p99
 
@@ -120,9 +121,17 @@ def _starvation_line(table: pd.DataFrame, x: str) -> str:
     waiting = (
         "" if math.isnan(row.get("censored", math.nan)) else f", {int(row['censored'])} requests unanswered"
     )
+    backlog = row.get("backlog_wait_s", math.nan)
+    after = (
+        f" The server went on serving their queued requests for {backlog:,.0f} s after the window"
+        f" ({int(row['backlog_requests'])} answers, awaited before the audit; they count at their age"
+        " when the window closed)."
+        if not math.isnan(backlog) and backlog >= 1.0
+        else ""
+    )
     return (
         text + f"; their waits count: {tail_text(row)} over every request{waiting}"
-        f" (answered requests alone: p99 {ms_text(row['served_p99_ms'])})."
+        f" (answered requests alone: p99 {ms_text(row['served_p99_ms'])})." + after
     )
 
 

@@ -25,7 +25,7 @@ from seatlab.runner.execute import point_params, run_point
 from seatlab.runner.folders import update_latest
 from seatlab.runner.machine import run_metadata
 from seatlab.runner.outcome import write_job
-from seatlab.runner.points import SweepPoint, sweep_points
+from seatlab.runner.points import SweepPoint, point_bound_rps, sweep_points
 from seatlab.runner.progress import SweepProgress
 from seatlab.runner.results import METADATA_JSON, POINTS_CSV, write_json, write_points
 from seatlab.runner.schema import ConfigError, SeatlabConfig, load_config
@@ -126,6 +126,11 @@ def run_points(config: SeatlabConfig, out_dir: Path) -> list[dict[str, Any]]:
             write_points(rows, out_dir / POINTS_CSV)
             ok = row["status"] == "ok"
             outcome = f"{row['throughput_rps']:.1f} req/s" if ok else f"FAILED ({row['reason'][:120]})"
+            backlog = row.get("backlog_wait_s")
+            if backlog is not None and backlog >= 1.0:  # a thread pool's queued clients, served after the run
+                outcome += (
+                    f"; waited {backlog:.0f} s after the window for {row['backlog_requests']} answers owed"
+                )
             progress.finish(point.label, outcome, ok=ok)
     return rows
 
@@ -134,6 +139,10 @@ def expected_seconds(point: SweepPoint, config: SeatlabConfig) -> float:
     """A point's expected length, for the ETA: its window (sell-out: Little's law's prediction) plus start-up."""
     overhead = 2.0  # server start, load generator processes, stop (measured on a 2-core VM)
     if config.mode is Mode.duration:
-        return overhead + config.warmup + config.duration
+        # plus the backlog after the window: every client's last request, served at the bound's rate
+        # (a thread pool's queued clients: clients / (threads / delay)); Little's law, not a measurement
+        bound = point_bound_rps(point, config.mode)
+        backlog = point.clients / bound if bound > 0 and math.isfinite(bound) else 0.0
+        return overhead + config.warmup + config.duration + min(backlog, config.max_time)
     predicted = point_params(point, config)["predicted_sellout_s"]
     return overhead + (predicted if not math.isnan(predicted) else config.max_time / 10)

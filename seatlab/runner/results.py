@@ -7,7 +7,8 @@ generator's summary schema 2), their ``*_censored`` flags, ``censored``, the ans
 ``served_*`` columns, ``offered_rps``; metadata.json's ``swept``; 3 = ``server_cpus`` /
 ``loadgen_cpus`` (``0-7``; empty: unpinned), metadata.json's ``cpus``, external backends' names;
 4 = ``load_hosts`` (``name@ip;...`` of the Ray nodes that ran the load; empty: here) and ``rtt_ms``
-(their round trip to the server, counted in ``bound_rps``).
+(their round trip to the server, counted in ``bound_rps``); 5 = ``backlog_requests`` and
+``backlog_wait_s`` (the load generator's summary schema 3: the answers awaited after the run).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 
 from seatlab.files import write_atomic
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 POINTS_CSV = "points.csv"
 COMBINED_CSV = "combined.csv"
@@ -72,6 +73,8 @@ COLUMNS = [
     "answers",
     "errors",
     "unanswered",
+    "backlog_requests",
+    "backlog_wait_s",
     "starved_clients",
     "fairness",
     "reconnects",
@@ -127,6 +130,8 @@ def measurements(summary: dict[str, Any]) -> dict[str, Any]:
         answers=summary.get("answers"),
         errors=summary.get("errors"),
         unanswered=summary.get("unanswered"),
+        backlog_requests=summary.get("backlog_requests"),  # schema 3: waited for after the run
+        backlog_wait_s=_number(summary.get("backlog_wait_s")),
         starved_clients=summary.get("starved_clients"),
         fairness=_number(summary.get("fairness_jain")),
         reconnects=summary.get("reconnects"),

@@ -21,6 +21,10 @@ BACKENDS: dict[str, str] = {
     "calibrate": "seatlab.server.calibrate:serve",
 }
 
+FIXED_ANSWER = frozenset({"calibrate", "native_calibrate"})
+"""Backends that answer every frame with one fixed Seat and book nothing (the machine's ceiling):
+the conformance suite runs only the checks that apply to them, and only when asked (``--fixed-answer``)."""
+
 Serve = Callable[["ServerContext"], None]
 
 

@@ -38,7 +38,7 @@ def test_sellout(tmp_path: Path, backend: str, connect: str) -> None:
     assert {r["process"] for r in rows} == {"0", "1"}
     assert sum(int(r["seats"]) for r in rows) == 300
     saved = json.loads((tmp_path / "load" / "summary.json").read_text())
-    assert saved["schema_version"] == 2 and saved["latency_ms"] == s["latency_ms"]
+    assert saved["schema_version"] == 3 and saved["latency_ms"] == s["latency_ms"]
     assert histogram.decode((tmp_path / "load" / "latency.hdr").read_bytes()).get_total_count() == 304
 
 

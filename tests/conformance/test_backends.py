@@ -12,27 +12,27 @@ from collections.abc import Callable
 
 import pytest
 
-from seatlab.conformance import Outcome, Status, all_checks, run_suite
+from seatlab.conformance import Status, SuiteResult, all_checks, run_suite
 from seatlab.conformance.report import failure_text
+from seatlab.conformance.suite import Verdict
 from seatlab.conformance.target import Template
+from seatlab.server.backends import FIXED_ANSWER
 
 BACKENDS = ["tpool", "coro", "event", "calibrate"]
-FIXED_ANSWER = {"calibrate"}
 
-_results: dict[str, dict[str, Outcome]] = {}
+_results: dict[str, SuiteResult] = {}
 
-Outcomes = Callable[[str], dict[str, Outcome]]
+Results = Callable[[str], SuiteResult]
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
-    """The suite's outcomes for a backend, by check name (run on first use, then kept)."""
+def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
+    """The suite's result for a backend (run on first use, then kept)."""
 
-    def get(backend: str) -> dict[str, Outcome]:
+    def get(backend: str) -> SuiteResult:
         if backend not in _results:
             work = tmp_path_factory.mktemp(f"conformance-{backend}")
-            result = run_suite(Template.for_backend(backend), work_dir=work)
-            _results[backend] = {o.check.name: o for o in result.outcomes}
+            _results[backend] = run_suite(Template.for_backend(backend), work_dir=work)
         return _results[backend]
 
     return get
@@ -41,20 +41,29 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
 @pytest.mark.timeout(600)  # the first test of a backend runs its whole suite
 @pytest.mark.parametrize("check", [c.name for c in all_checks()])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_check_passes(outcomes: Outcomes, backend: str, check: str) -> None:
-    outcome = outcomes(backend)[check]
-    if outcome.status == Status.skipped:
-        # only a fixed-answer server skips, and only the checks of the seat store
-        assert backend in FIXED_ANSWER and outcome.check.store, f"{check} skipped: {outcome.reason}"
-        assert "fixed-answer" in outcome.reason
-        pytest.skip(outcome.reason)
+def test_check_passes(results: Results, backend: str, check: str) -> None:
+    result = results(backend)
+    if backend in FIXED_ANSWER and check in {c.name for c in result.not_applicable}:
+        pytest.skip("a check of the seat store: not run on a declared fixed-answer server")
+    outcome = {o.check.name: o for o in result.outcomes}[check]
     assert outcome.status == Status.passed, failure_text(outcome)
 
 
 @pytest.mark.timeout(600)
-def test_calibrate_gets_the_framing_and_lifecycle_checks(outcomes: Outcomes) -> None:
-    """A fixed-answer server is told apart by its answer to Stats, and still gets what applies to it."""
-    by_name = outcomes("calibrate")
-    ran = {name for name, o in by_name.items() if o.status == Status.passed}
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_check_ran_and_passed(results: Results, backend: str) -> None:
+    """Nothing skipped: the verdict is a pass, not an incomplete run."""
+    assert results(backend).verdict == Verdict.passed
+
+
+@pytest.mark.timeout(600)
+def test_calibrate_is_declared_fixed_answer_and_gets_the_framing_and_lifecycle_checks(
+    results: Results,
+) -> None:
+    """``--backend calibrate`` declares it (never inferred from the wire); it still gets what applies."""
+    result = results("calibrate")
+    ran = {o.check.name for o in result.outcomes if o.status == Status.passed}
     assert {"bad-input.frame-too-large", "pipelining.half-close", "lifecycle.sigterm-exits-0"} <= ran
-    assert by_name["semantics.rebook-idempotent"].status == Status.skipped
+    left_out = {c.name for c in result.not_applicable}
+    assert "semantics.rebook-idempotent" in left_out and left_out.isdisjoint(ran)
+    assert all(c.store for c in result.not_applicable)

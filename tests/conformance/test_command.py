@@ -2,7 +2,9 @@
 
 It must fail deliberately broken servers (``flawed_server.py``), naming the
 check in its table and its JUnit file; pass the same server without the
-flaw; skip, saying why, what ``--address`` cannot do; and exit 2 on bad usage.
+flaw; fail a fixed-answer server not declared one; call a run with checks that could
+not run (``--address``, a placeholder missing) incomplete, exit 3, saying why; and exit
+2 on bad usage.
 """
 
 from __future__ import annotations
@@ -113,7 +115,9 @@ def test_address_skips_what_needs_a_server_of_its_own(tmp_path: Path) -> None:
             "--check", "lifecycle.sigterm-exits-0", "--junit", str(junit),
         )  # fmt: skip
         assert server.running  # nothing signalled it
-    assert done.returncode == 0, done.stdout[-3000:]
+    assert done.returncode == 3, done.stdout[-3000:]  # incomplete: not a pass
+    assert "INCOMPLETE: 2 of 10 checks did not run" in done.stdout
+    assert "2 x needs a server of its own" in done.stdout
     cases = junit_cases(junit)
     for name in ("semantics.sold-out", "lifecycle.sigterm-exits-0"):
         skipped = cases[name].find("skipped")
@@ -178,3 +182,51 @@ def test_list_names_every_check() -> None:
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert len(names) == len(set(names)) >= 50
     assert {"semantics.rebook-idempotent", "lifecycle.kill-9-keeps-acknowledged"} <= set(names)
+
+
+def server_template(backend: str, *, db_path: bool = True) -> str:
+    """One of seatlab's servers as a plain command template (``--backend`` would declare calibrate)."""
+    flags = "--address {address} --port {port} --capacity {capacity} --delay {delay}"
+    return f"{shlex.quote(sys.executable)} -m seatlab.server --backend {backend} {flags}" + (
+        " --db-path {db_path}" if db_path else ""
+    )
+
+
+def test_a_fixed_answer_server_not_declared_one_fails_the_seat_checks() -> None:
+    """Issue 17.2: a server that answers Stats, Cancel and a second Book with a Seat is not a seat
+    server. It used to be taken for a calibration target from its answer to Stats and skipped every
+    check of the semantics (18 passed, 37 skipped: exit 0)."""
+    done = conformance("--command", server_template("calibrate"), "--check", "semantics.*", "-q")
+    assert done.returncode == 1, done.stdout[-3000:]
+    for name in ("semantics.stats", "semantics.cancel", "semantics.rebook-idempotent"):
+        assert row(done.stdout, name) == "failed", name
+    assert "FAILED semantics.stats" in done.stdout and "Stats was answered with seat" in done.stdout
+    assert "--fixed-answer" in done.stdout  # the report says how to declare one
+
+
+def test_a_declared_fixed_answer_server_passes_what_applies_and_says_what_it_left_out() -> None:
+    done = conformance(
+        "--command", server_template("calibrate"), "--fixed-answer", "--check", "semantics.*",
+        "--check", "bad-input.frame-too-large", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert row(done.stdout, "bad-input.frame-too-large") == "passed"
+    assert not [line for line in done.stdout.splitlines() if line.startswith("semantics.")]
+    assert "9 checks of the seat store not run" in done.stdout
+    assert "PASSED: every one of the 1 checks ran and passed" in done.stdout
+
+
+def test_a_template_without_db_path_is_incomplete_not_a_pass(tmp_path: Path) -> None:
+    """The checks that need ``{db_path}`` cannot run: exit 3, the summary counts them and says why."""
+    junit = tmp_path / "junit.xml"
+    done = conformance(
+        "--command", server_template("event", db_path=False), "--check", "semantics.stats",
+        "--check", "lifecycle.restart-keeps-bookings-os", "--check", "lifecycle.kill-9-keeps-acknowledged",
+        "--junit", str(junit), "-q",
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout[-3000:]
+    assert "INCOMPLETE: 2 of 3 checks did not run, so this is not a pass" in done.stdout
+    assert "2 x the command template has no {db_path}" in done.stdout
+    root = ET.parse(junit).getroot()
+    verdict = [p.attrib["value"] for p in root.iter("property") if p.attrib["name"] == "verdict"]
+    assert verdict == ["incomplete"]

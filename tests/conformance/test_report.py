@@ -64,4 +64,6 @@ def test_text_report_shows_the_failure_with_its_exchange(tmp_path: Path) -> None
     text = text_report(_result(tmp_path))
     assert "FAILED semantics.rebook-idempotent: " in text and "c1 sent     Request{id: 2" in text
     assert "server logs: /logs" in text
-    assert text.splitlines()[-1].startswith("1 passed, 1 failed, 1 skipped, of 3 checks")
+    counts, *_, verdict = text.splitlines()[-4:]
+    assert counts.startswith("1 passed, 1 failed, 1 skipped, of 3 checks")
+    assert verdict == "FAILED: 1 of 3 checks failed"
