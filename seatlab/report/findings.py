@@ -119,11 +119,13 @@ def _starvation_line(table: pd.DataFrame, x: str) -> str:
             + "; this run predates counting unanswered requests: its percentiles cover only the served ones."
         )
     waiting = (
-        "" if math.isnan(row.get("censored", math.nan)) else f", {int(row['censored'])} requests unanswered"
+        ""
+        if math.isnan(row.get("censored", math.nan))
+        else f", {int(row['censored'])} requests still waiting when the window closed"
     )
     backlog = row.get("backlog_wait_s", math.nan)
     after = (
-        f" The server went on serving their queued requests for {backlog:,.0f} s after the window"
+        f" The server went on serving their queued requests for {_fmt(backlog)} s after the window"
         f" ({int(row['backlog_requests'])} answers, awaited before the audit; they count at their age"
         " when the window closed)."
         if not math.isnan(backlog) and backlog >= 1.0

@@ -82,10 +82,14 @@ def test_a_small_thread_pool_starves_clients(tmp_path: Path) -> None:
     # two pool threads each serve one connection for its lifetime: four clients never get an answer
     assert s["starved_clients"] == 4, s["warnings"]
     assert s["min_client_answers"] == 0 and s["max_client_answers"] > 5
-    assert s["unanswered"] == 4 and s["unanswered_max_wait_ms"] >= 1500  # waiting since the start
+    # their Books, waiting since the start, are served after the run (the backlog, awaited): they
+    # count at their age when the window closed, and none is left unanswered
+    assert s["latency_ms"]["censored"] >= 4 and s["latency_ms"]["lower_bound"]["max"] is True
+    assert s["backlog_requests"] == s["backlog_answered"] == 4 and s["backlog_outcome"] == "answered"
+    assert s["unanswered"] == 0
     assert s["fairness_jain"] == pytest.approx(2 / 6, abs=0.05)
     assert s["window_start_s"] >= 0.8  # warm-up + the bounded wait for first answers
-    assert s["audit"]["ok"] is True  # the starved Books may be served after we leave: within the slack
+    assert s["audit"]["ok"] is True
     assert any("starved" in w for w in s["warnings"])
 
 

@@ -121,6 +121,9 @@ def closed_loop_point(backend: str, clients: int, threads: int = 2, delay_ms: fl
         "unanswered": len(unanswered), "starved_clients": clients - served,
         "fairness": served / clients, "server_cpu_pct": 5.0, "loadgen_cpu_pct": 8.0,
         "loadgen_saturated": False, "offered_rps": math.nan,
+        # tpool's starved clients' Books, served one delay each after the window (the backlog)
+        "backlog_requests": clients - served if backend == "tpool" else 0,
+        "backlog_wait_s": (clients - served) * delay_ms / 1000 / threads if backend == "tpool" else 0.0,
     }  # fmt: skip
     return Point(columns, answered, unanswered)
 
