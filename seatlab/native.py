@@ -28,8 +28,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-SERVERS = ("tpool", "coro", "event", "calibrate")
-"""The native servers, each a binary ``native_NAME`` and a backend ``native_NAME``."""
+from seatlab.registry import NATIVE_SERVERS
+
+SERVERS = NATIVE_SERVERS
+"""The native servers, each a binary ``native_NAME`` and a backend ``native_NAME`` (``seatlab.registry``)."""
 
 APT_LINE = "apt-get install -y libboost-dev libevent-dev libprotobuf-dev protobuf-compiler cmake g++"
 """The one Debian line that installs the native servers' toolchain (as root)."""

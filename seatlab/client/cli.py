@@ -30,39 +30,68 @@ def _parser() -> argparse.ArgumentParser:
             "4 a failed run (0 answers in the window, or no Stats at the end: nothing to audit)"
         ),
     )
-    p.add_argument("--address", default="127.0.0.1", help="server address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="server port (default 8080)")
-    p.add_argument("--clients", type=int, default=10, help="connections in total (default 10)")
+    d = LoadSpec()  # the defaults, stated once there
+    p.add_argument("--address", default=d.address, help="server address (default %(default)s)")
+    p.add_argument("--port", type=int, default=d.port, help="server port (default %(default)s)")
     p.add_argument(
-        "--diversity", type=int, default=1, help="load processes the clients are spread over (default 1)"
+        "--clients", type=int, default=d.clients, help="connections in total (default %(default)s)"
+    )
+    p.add_argument(
+        "--diversity",
+        type=int,
+        default=d.diversity,
+        help="load processes the clients are spread over (default %(default)s)",
     )
     p.add_argument(
         "--out-dir", type=Path, required=True, help="where summary.json, clients.csv, latency.hdr go"
     )
-    p.add_argument("--mode", choices=words(Mode), default=Mode.sellout.value)
+    p.add_argument("--mode", choices=words(Mode), default=str(d.mode), help="(default %(default)s)")
     p.add_argument(
-        "--duration", type=float, default=10.0, help="duration mode: measured window, s (default 10)"
+        "--duration",
+        type=float,
+        default=d.duration_s,
+        help="duration mode: measured window, s (default %(default)g)",
     )
-    p.add_argument("--warmup", type=float, default=2.0, help="duration mode: warm-up, s (default 2)")
-    p.add_argument("--rate", type=float, default=None, help="open loop: bookings per second in total")
+    p.add_argument(
+        "--warmup", type=float, default=d.warmup_s, help="duration mode: warm-up, s (default %(default)g)"
+    )
+    p.add_argument("--rate", type=float, default=d.rate, help="open loop: bookings per second in total")
     p.add_argument(
         "--loop", choices=("closed", "open"), default=None, help="optional check: open needs --rate"
     )
     p.add_argument(
-        "--schedule", choices=words(Schedule), default=Schedule.fixed.value, help="open loop schedule"
+        "--schedule",
+        choices=words(Schedule),
+        default=str(d.schedule),
+        help="open loop schedule (default %(default)s)",
     )
-    p.add_argument("--connect", choices=words(Connect), default=Connect.persistent.value)
+    p.add_argument("--connect", choices=words(Connect), default=str(d.connect), help="(default %(default)s)")
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="a request unanswered this long is a timeout, s"
+        "--timeout",
+        type=float,
+        default=d.timeout_s,
+        help="a request unanswered this long is a timeout, s (default %(default)g)",
     )
-    p.add_argument("--max-time", type=float, default=600.0, help="hard cap on the whole run, s (default 600)")
+    p.add_argument(
+        "--max-time",
+        type=float,
+        default=d.max_time_s,
+        help="hard cap on the whole run, s (default %(default)g)",
+    )
     p.add_argument(
         "--answer-wait",
         type=float,
-        default=5.0,
-        help="duration mode: after the warm-up, wait at most this long for every first answer, s",
+        default=d.answer_wait_s,
+        help="duration mode: after the warm-up, wait at most this long for every first answer, s "
+        "(default %(default)g)",
     )
-    p.add_argument("--drain", type=float, default=5.0, help="wait at most this long for last answers, s")
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=d.drain_s,
+        help="wait at most this long for last answers, s (default %(default)g); answers the server "
+        "still owes after that are awaited while it keeps answering (the backlog)",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of the Poisson schedule")
     progress = p.add_mutually_exclusive_group()
     progress.add_argument(

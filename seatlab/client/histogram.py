@@ -22,10 +22,15 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from seatlab import outputs
+
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_FIGURES = 3
-PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
+PERCENTILES: tuple[tuple[str, float], ...] = tuple(
+    (p.name, p.quantile) for p in outputs.PERCENTILES if p.name != "max"
+)
+"""(name, quantile) of the percentiles read off a histogram (``max`` is its own value)."""
 
 
 def new_histogram() -> HdrHistogram:

@@ -11,15 +11,16 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from seatlab import outputs
 from seatlab.client import histogram
 from seatlab.files import write_atomic
 
-HISTOGRAM_FILE = "latency.hdr"
-SERVED_HISTOGRAM_FILE = "served_latency.hdr"
-CENSORED_HISTOGRAM_FILE = "censored_latency.hdr"
-CLIENTS_FILE = "clients.csv"
-PERCENTILES_FILE = "latency_percentiles.csv"
-SUMMARY_FILE = "summary.json"
+HISTOGRAM_FILE = outputs.ALL_HDR
+SERVED_HISTOGRAM_FILE = outputs.SERVED_HDR
+CENSORED_HISTOGRAM_FILE = outputs.CENSORED_HDR
+CLIENTS_FILE = outputs.CLIENTS_CSV
+PERCENTILES_FILE = outputs.PERCENTILES_CSV
+SUMMARY_FILE = outputs.SUMMARY_JSON
 CLIENT_COLUMNS = (
     "client", "process", "answers", "seats", "sold_out", "released", "errors",
     "first_answer_s", "last_answer_s", "first_sold_out_s",

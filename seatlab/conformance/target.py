@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seatlab.modes import Sync
+from seatlab.registry import FIXED_ANSWER
 from seatlab.runner.external import NATIVE_PREFIX, PLACEHOLDERS, check_template, command_argv
-from seatlab.server.backends import FIXED_ANSWER
 from seatlab.server.config import ServerConfig
 from seatlab.server.process import ServerProcess
 

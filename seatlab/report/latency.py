@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from seatlab import outputs
 from seatlab.client.histogram import HIGHEST_US
 
 # The load generator's histograms clamp what is longer than their range (an hour since schema 2, which
@@ -24,13 +25,7 @@ from seatlab.client.histogram import HIGHEST_US
 # wait below it (a sell-out client answered after 130 s) is an answered latency, not a bound.
 HISTOGRAM_CEILING_MS = HIGHEST_US / 1000.0 * 0.999
 
-PERCENTILES: tuple[tuple[str, str], ...] = (
-    ("p50", "p50"),
-    ("p90", "p90"),
-    ("p99", "p99"),
-    ("p999", "p99.9"),
-    ("max", "max"),
-)
+PERCENTILES: tuple[tuple[str, str], ...] = tuple((p.name, p.label) for p in outputs.PERCENTILES)
 
 
 def counts_unanswered(frame: pd.DataFrame) -> bool:

@@ -14,17 +14,18 @@ from typing import Any
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-POINTS_CSV = "points.csv"
-COMBINED_CSV = "combined.csv"
-METADATA_JSON = "metadata.json"
-JOB_JSON = "job.json"
-REPORT_MD = "report.md"
-
-POINTS_DIR = "points"  # where the runner keeps the point folders; point_dir names one of them
-LOAD_DIR = "load"
-ALL_HDR = "latency.hdr"  # schema 2: every request; schema 1: the answered ones only
-SERVED_HDR = "served_latency.hdr"  # schema 2 on: the answered requests
-CENSORED_HDR = "censored_latency.hdr"  # schema 2 on: the unanswered requests' ages when the window closed
+from seatlab.outputs import (  # noqa: F401 (the report's modules take these names from here)
+    ALL_HDR,
+    CENSORED_HDR,
+    COMBINED_CSV,
+    JOB_JSON,
+    LOAD_DIR,
+    METADATA_JSON,
+    POINTS_CSV,
+    POINTS_DIR,
+    REPORT_MD,
+    SERVED_HDR,
+)
 
 DEFAULT_SWEPT = ("clients",)
 _TEXT_COLUMNS = ("job", "reason", "status")

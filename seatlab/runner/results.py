@@ -21,86 +21,21 @@ from typing import Any
 import pandas as pd
 
 from seatlab.files import write_atomic
+from seatlab.outputs import (  # noqa: F401 (names the runner's modules take from here)
+    COLUMNS,
+    COMBINED_CSV,
+    JOB_JSON,
+    METADATA_JSON,
+    PERCENTILES,
+    POINTS_CSV,
+    REPORT_MD,
+)
 
 SCHEMA_VERSION = 5
-
-POINTS_CSV = "points.csv"
-COMBINED_CSV = "combined.csv"
-METADATA_JSON = "metadata.json"
-JOB_JSON = "job.json"
-REPORT_MD = "report.md"
-
-COLUMNS = [
-    "job",
-    "point",
-    "repetition",
-    "backend",
-    "threads",
-    "delay_ms",
-    "capacity",
-    "clients",
-    "mode",
-    "diversity",
-    "rate",
-    "connect",
-    "duration_s",
-    "throughput_rps",
-    "bookings_rps",
-    "bound_rps",
-    "efficiency",
-    "ceiling_ratio",
-    "predicted_sellout_s",
-    "sellout_s",
-    "offered_rps",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "mean_ms",
-    "p50_censored",
-    "p90_censored",
-    "p99_censored",
-    "p999_censored",
-    "max_censored",
-    "censored",
-    "served_p50_ms",
-    "served_p90_ms",
-    "served_p99_ms",
-    "served_p999_ms",
-    "served_max_ms",
-    "served_mean_ms",
-    "answers",
-    "errors",
-    "unanswered",
-    "backlog_requests",
-    "backlog_wait_s",
-    "starved_clients",
-    "fairness",
-    "reconnects",
-    "server_cpu_pct",
-    "server_rss_mib",
-    "loadgen_cpu_pct",
-    "server_us_per_req",
-    "loadgen_us_per_req",
-    "loadgen_saturated",
-    "server_exit",
-    "server_cpus",
-    "loadgen_cpus",
-    "load_hosts",
-    "rtt_ms",
-    "elapsed_s",
-    "status",
-    "reason",
-    "point_dir",
-]
 
 
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
-
-
-PERCENTILES = ("p50", "p90", "p99", "p999", "max")
 
 
 def measurements(summary: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +54,7 @@ def measurements(summary: dict[str, Any]) -> dict[str, Any]:
         "offered_rps": _number(summary.get("offered_rps")),
         "sellout_s": _number(summary.get("sellout_s")),
     }
-    for name in PERCENTILES:
+    for name in (p.name for p in PERCENTILES):
         row[f"{name}_ms"] = _number(latency.get(name))
         row[f"{name}_censored"] = lower_bound.get(name)
         row[f"served_{name}_ms"] = _number(served.get(name))
@@ -170,14 +105,6 @@ def write_points(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in COLUMNS]
     frame = frame[COLUMNS + extra]
     write_atomic(path, frame.to_csv(index=False))
-    return frame
-
-
-def read_points(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, keep_default_na=True)
-    for column in ("job", "reason", "status"):
-        if column in frame.columns:
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     return frame
 
 

@@ -39,14 +39,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from seatlab.modes import Connect, Mode, Schedule, Sync, words
+from seatlab.protocol.limits import MAX_CAPACITY
+from seatlab.registry import PYTHON_BACKENDS
 
 if TYPE_CHECKING:
     from seatlab.runner.cpus import Pinning
 
-KNOWN_BACKENDS = ("tpool", "coro", "event", "calibrate")
+KNOWN_BACKENDS = PYTHON_BACKENDS  # seatlab.registry: the built-in servers (python -m seatlab.server)
 
-MAX_CAPACITY = 2**32 - 1
-"""Seat numbers are uint32 on the wire."""
 
 SWEPT_KEYS = {
     "clients": "clients",

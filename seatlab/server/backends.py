@@ -11,19 +11,14 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from seatlab.registry import BACKENDS as BACKEND_INFO
+from seatlab.registry import PYTHON_BACKENDS
+
 if TYPE_CHECKING:
     from seatlab.server.context import ServerContext
 
-BACKENDS: dict[str, str] = {
-    "tpool": "seatlab.server.tpool:serve",
-    "coro": "seatlab.server.coro:serve",
-    "event": "seatlab.server.event:serve",
-    "calibrate": "seatlab.server.calibrate:serve",
-}
-
-FIXED_ANSWER = frozenset({"calibrate", "native_calibrate"})
-"""Backends that answer every frame with one fixed Seat and book nothing (the machine's ceiling):
-the conformance suite runs only the checks that apply to them, and only when asked (``--fixed-answer``)."""
+BACKENDS: dict[str, str] = {name: str(BACKEND_INFO[name].serve) for name in PYTHON_BACKENDS}
+"""The Python backends' import strings, from the one registry (``seatlab.registry``)."""
 
 Serve = Callable[["ServerContext"], None]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seatlab.modes import Sync
+from seatlab.protocol.limits import MAX_CAPACITY
 from seatlab.server.backends import BACKENDS
 
 
@@ -86,10 +87,6 @@ def _delay(text: str) -> float:
     return value
 
 
-MAX_CAPACITY = 2**32 - 1
-"""Seat numbers and capacities are uint32 on the wire."""
-
-
 def _address(text: str) -> str:
     """An argparse type: an IP address, or a host name that resolves."""
     try:
@@ -107,38 +104,57 @@ def _address(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m seatlab.server`` (the spec's flags)."""
+    """The command line of ``python -m seatlab.server`` (the spec's flags); defaults from ``ServerConfig``."""
+    d = ServerConfig()
     p = argparse.ArgumentParser(
         prog="python -m seatlab.server",
         description="Serve the seatlab wire protocol with one concurrency backend.",
     )
     p.add_argument(
-        "--backend", choices=list(BACKENDS), default="coro", help="concurrency model (default coro)"
+        "--backend", choices=list(BACKENDS), default=d.backend, help="concurrency model (default %(default)s)"
     )
     p.add_argument(
-        "--address", type=_address, default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
-    p.add_argument("--port", type=_int_in("port", 0, 65535), default=8080, help="0 binds a free port")
-    p.add_argument("--max-backlog", type=_int_in("backlog", 1), default=128, help="listen backlog")
-    p.add_argument(
-        "--db-path", type=Path, default=None, help="CSV journal of the seats (default: memory only)"
+        "--address", type=_address, default=d.address, help="address to listen on (default %(default)s)"
     )
     p.add_argument(
-        "--capacity", type=_int_in("capacity", 1, MAX_CAPACITY), default=5000, help="number of seats"
+        "--port",
+        type=_int_in("port", 0, 65535),
+        default=d.port,
+        help="0 binds a free port (default %(default)s)",
     )
-    p.add_argument("--delay", type=_delay, default=0.0, help="ms of simulated work per request")
+    p.add_argument(
+        "--max-backlog",
+        type=_int_in("backlog", 1),
+        default=d.max_backlog,
+        help="listen backlog (default %(default)s)",
+    )
+    p.add_argument(
+        "--db-path", type=Path, default=d.db_path, help="CSV journal of the seats (default: memory only)"
+    )
+    p.add_argument(
+        "--capacity",
+        type=_int_in("capacity", 1, MAX_CAPACITY),
+        default=d.capacity,
+        help="number of seats (default %(default)s)",
+    )
+    p.add_argument(
+        "--delay",
+        type=_delay,
+        default=d.delay_ms,
+        help="ms of simulated work per request (default %(default)g)",
+    )
     p.add_argument(
         "--threads",
         type=_int_in("threads", 1),
-        default=2,
-        help="tpool: pool size; coro/event/calibrate: event loops, one per thread",
+        default=d.threads,
+        help="tpool: pool size; coro/event/calibrate: event loops, one per thread (default %(default)s)",
     )
     p.add_argument(
         "--sync",
         type=Sync,
         choices=list(Sync),
-        default=Sync.os,
-        help="os: write(2) before answering; fsync: also fsync",
+        default=d.sync,
+        help="os: write(2) before answering; fsync: also fsync (default %(default)s)",
     )
     return p
 

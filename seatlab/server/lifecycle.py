@@ -29,6 +29,7 @@ import time
 from types import FrameType
 
 from seatlab.journal import DbFileError, Journal
+from seatlab.registry import FIXED_ANSWER
 from seatlab.server.backends import Serve, load_backend
 from seatlab.server.config import ServerConfig, parse_args
 from seatlab.server.context import ServerContext
@@ -152,7 +153,7 @@ def run(config: ServerConfig, serve: Serve) -> int:
     check_protobuf()
     raise_fd_limit()
     service: SeatService | None = None
-    if config.backend == "calibrate":
+    if config.backend in FIXED_ANSWER:  # it books nothing: no seat service, no db
         if config.db_path is not None or config.delay_ms:
             log.warning("calibrate ignores --db-path, --delay and --sync: it answers a fixed Seat")
     else:

@@ -16,7 +16,7 @@ from seatlab.conformance import Status, SuiteResult, all_checks, run_suite
 from seatlab.conformance.report import failure_text
 from seatlab.conformance.suite import Verdict
 from seatlab.conformance.target import Template
-from seatlab.server.backends import FIXED_ANSWER
+from seatlab.registry import FIXED_ANSWER
 
 BACKENDS = ["tpool", "coro", "event", "calibrate"]
 

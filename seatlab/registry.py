@@ -1,0 +1,58 @@
+"""Every backend seatlab knows, with its properties, stated once: what everything else asks.
+
+A leaf module (nothing of seatlab's imported, nothing heavy): the server takes its import strings
+from here (``seatlab.server.backends``, uvicorn's ``LOOP_FACTORIES`` idea), the runner its names,
+``seatlab.native`` the C++ servers it builds, the conformance suite which ones are fixed-answer
+servers. A backend's Hydra config (``conf/backend/NAME.yaml``) adds what a run may change: its
+label, its bound and, for an external server, its command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend: how it serves, whether it books anything, and where its code is."""
+
+    name: str
+    model: str
+    """The concurrency model, in words."""
+    bound: str
+    """What Little's law bounds: ``threads`` (a thread per connection), ``clients``, or ``none``."""
+    fixed_answer: bool = False
+    """Answers every frame with one fixed Seat and books nothing (the machine's ceiling)."""
+    serve: str | None = None
+    """A Python backend's ``module:function`` (``python -m seatlab.server --backend NAME``)."""
+    native: str | None = None
+    """A C++ server's binary name in ``native/`` (``native:NAME`` in a command template)."""
+
+
+_ALL = (
+    Backend("tpool", "thread pool, a thread per connection", "threads", serve="seatlab.server.tpool:serve"),
+    Backend("coro", "asyncio coroutines on uvloop", "clients", serve="seatlab.server.coro:serve"),
+    Backend("event", "asyncio.Protocol callbacks on uvloop", "clients", serve="seatlab.server.event:serve"),
+    Backend(
+        "calibrate",
+        "fixed answer on uvloop",
+        "none",
+        fixed_answer=True,
+        serve="seatlab.server.calibrate:serve",
+    ),
+    Backend("native_tpool", "Boost.Asio thread_pool, a thread per connection", "threads", native="tpool"),
+    Backend("native_coro", "Boost.Asio C++20 coroutines", "clients", native="coro"),
+    Backend("native_event", "libevent bufferevents", "clients", native="event"),
+    Backend("native_calibrate", "fixed answer on libevent", "none", fixed_answer=True, native="calibrate"),
+)
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in _ALL}
+
+PYTHON_BACKENDS: tuple[str, ...] = tuple(b.name for b in _ALL if b.serve is not None)
+"""seatlab's own Python servers, in the order the README's table gives them."""
+
+NATIVE_SERVERS: tuple[str, ...] = tuple(b.native for b in _ALL if b.native is not None)
+"""The C++ servers ``seatlab.native`` builds (binary ``native_NAME``, backend ``native_NAME``)."""
+
+FIXED_ANSWER: frozenset[str] = frozenset(b.name for b in _ALL if b.fixed_answer)
+"""Backends that answer every frame with one fixed Seat and book nothing."""
