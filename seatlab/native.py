@@ -9,7 +9,7 @@ source tree), under a file lock so concurrent runs build once, and writes a
 ``built`` marker last, so an interrupted build is redone. CMake's output goes to
 ``build.log`` beside it. Nothing is built at import: the runner asks for a binary
 (``binary("event")``) only when a ``native:NAME`` command template is filled in
-for a point (``seatlab.runner.external``).
+for a point (``seatlab.harness.templates``).
 
 When the toolchain is missing, ``NativeBuildError`` says what is missing and
 the one Debian line that installs it (``APT_LINE``).

@@ -22,9 +22,9 @@ from pathlib import Path
 import psutil
 import uvloop
 
+from seatlab.harness.process import ServerProcess
 from seatlab.protocol.messages import book_request
 from seatlab.server.calibrate import count_frames
-from seatlab.server.process import ServerProcess
 
 
 class _ClosedLoop(asyncio.Protocol):

@@ -27,7 +27,7 @@ import psutil
 
 from seatlab.client.run import run_load
 from seatlab.client.spec import LoadSpec
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 
 def _rss(proc: psutil.Process) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from profile_server import summarize
 
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_servers import _load
 
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 
 def _frame_name(frame: str) -> str:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from seatlab.client.report import human_summary
+from seatlab.client.output import human_summary
 from seatlab.client.run import run_load
 from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
 from seatlab.modes import Connect, Mode, Schedule, words

@@ -4,7 +4,7 @@ How this works: each load process is ``python -m seatlab.client.process_entry FD
 (not multiprocessing's spawn, which re-imports the caller's ``__main__``),
 given one end of a socketpair; the ``control`` messages are pickled over
 it. ``LoadProcesses`` is a context manager: leaving it closes the sockets
-and ends every process with ``seatlab.children.end_child`` (5 s to exit on
+and ends every process with ``seatlab.harness.children.end_child`` (5 s to exit on
 its own, then SIGTERM, then SIGKILL, always reaped), whatever happened.
 """
 
@@ -19,10 +19,10 @@ from multiprocessing.connection import Connection, wait
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from seatlab.children import end_child
 from seatlab.client.control import Failure, FromWorker, Plan, ToWorker, WorkerPlan
 from seatlab.client.result import WorkerResult
 from seatlab.client.spec import LoadError
+from seatlab.harness.children import end_child
 
 _EXIT_GRACE_S = 5.0
 _TERM_GRACE_S = 2.0

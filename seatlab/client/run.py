@@ -24,7 +24,7 @@ from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, TextIO
 
-from seatlab.client import report
+from seatlab.client import output
 from seatlab.client.answers import SEAT
 from seatlab.client.control import AllAnswered, Backlog, Progress, Ready, Start, Stop, Window, WorkerPlan
 from seatlab.client.ledger import Confirmations, SeatLedger
@@ -136,7 +136,7 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any
     summary = typed.to_json()
     if hosts is not None:
         summary["load_hosts"] = hosts
-    report.write_outputs(out_dir, summary, result.clients, histograms)
+    output.write_outputs(out_dir, summary, result.clients, histograms)
     if summary["audit"]["ok"] is False:
         raise AuditError(f"audit failed: {summary['audit']['message']}", summary)
     if summary["answers"] == 0:

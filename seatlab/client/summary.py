@@ -14,7 +14,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from seatlab.client import histogram, report
+from seatlab.client import histogram, output
 from seatlab.client.audit import audit_duration, audit_sellout
 from seatlab.client.result import BACKLOG_QUIET_S, WorkerResult
 from seatlab.client.spec import LoadSpec
@@ -217,7 +217,7 @@ def summarize(
 
     cpu_s = sum(result.cpu_s)
     summary = Summary(
-        created=report.created_at(),
+        created=output.created_at(),
         mode=str(spec.mode),
         clients=spec.clients,
         diversity=spec.diversity,
@@ -256,7 +256,7 @@ def summarize(
         backlog_outcome=backlog_outcome(result.backlog_outcomes),
         gave_up_clients=result.gave_up,
         starved_clients=starved,
-        fairness_jain=report.jain_index(seats_per_client),
+        fairness_jain=output.jain_index(seats_per_client),
         min_client_answers=min(answers_per_client),
         max_client_answers=max(answers_per_client),
         min_client_seats=min(seats_per_client),
@@ -269,19 +269,19 @@ def summarize(
         loadgen_cpu_kernel_share=sum(result.cpu_sys_s) / cpu_s if cpu_s > 0 else None,
         loadgen_cpu_us_per_answer=1e6 * cpu_s / result.total_answers if result.total_answers else None,
         audit=audit,
-        histogram_file=report.HISTOGRAM_FILE,
-        served_histogram_file=report.SERVED_HISTOGRAM_FILE,
-        censored_histogram_file=report.CENSORED_HISTOGRAM_FILE,
-        clients_file=report.CLIENTS_FILE,
-        percentiles_file=report.PERCENTILES_FILE,
+        histogram_file=output.HISTOGRAM_FILE,
+        served_histogram_file=output.SERVED_HISTOGRAM_FILE,
+        censored_histogram_file=output.CENSORED_HISTOGRAM_FILE,
+        clients_file=output.CLIENTS_FILE,
+        percentiles_file=output.PERCENTILES_FILE,
         warnings=warnings,
         machine=machine_info(),
         params=_params(spec, facts.refill, capacity is None),
     )
     histograms = {
-        report.HISTOGRAM_FILE: every,
-        report.SERVED_HISTOGRAM_FILE: served,
-        report.CENSORED_HISTOGRAM_FILE: censored,
+        output.HISTOGRAM_FILE: every,
+        output.SERVED_HISTOGRAM_FILE: served,
+        output.CENSORED_HISTOGRAM_FILE: censored,
     }
     return summary, histograms
 

@@ -43,9 +43,9 @@ from time import perf_counter_ns
 
 from seatlab.client import control
 from seatlab.client.answers import book_body, cancel_body
-from seatlab.client.connection import BOOK, CANCEL, Client, ClientSettings
 from seatlab.client.dispatch import OpenLoop
 from seatlab.client.ledger import ALL_TIME, ConfirmationLog
+from seatlab.client.load_client import BOOK, CANCEL, Client, ClientSettings
 from seatlab.client.recording import ClientTally, Recording
 from seatlab.client.result import ERROR_KINDS, WorkerResult
 from seatlab.client.schedule import DueTimes

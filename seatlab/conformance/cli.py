@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seatlab import native
+from seatlab.conformance.output import outcome_line, text_report, write_junit
 from seatlab.conformance.registry import Check
-from seatlab.conformance.report import outcome_line, text_report, write_junit
 from seatlab.conformance.suite import EXIT, Outcome, all_checks, run_suite
 from seatlab.conformance.target import Address, Target, Template
-from seatlab.runner.external import PLACEHOLDERS, TemplateError
+from seatlab.harness.templates import PLACEHOLDERS, TemplateError
 from seatlab.server.backends import BACKENDS
 
 

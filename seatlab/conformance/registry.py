@@ -23,8 +23,8 @@ from pathlib import Path
 
 from seatlab.conformance.target import Settings, Template
 from seatlab.conformance.wire import CheckFailed, CheckSkipped, Transcript, Wire
+from seatlab.harness.process import ServerProcess, ServerStartError
 from seatlab.protocol import seat_pb2
-from seatlab.server.process import ServerProcess, ServerStartError
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from seatlab.conformance.checks.semantics import SHARED_CAPACITY
 from seatlab.conformance.registry import CHECKS, Check, Context
 from seatlab.conformance.target import Address, Settings, Target, Template
 from seatlab.conformance.wire import CheckFailed, CheckSkipped, Transcript, Wire, kind, stats_request
-from seatlab.server.process import ServerProcess, ServerStartError
+from seatlab.harness.process import ServerProcess, ServerStartError
 
 _EXITING_S = 1.0  # after a failed check: how long a shared server that is exiting gets to finish
 

@@ -1,7 +1,7 @@
 """The server under test: started from a command template, or one already running at an address.
 
 How this works: ``--command`` takes the template of ``backend=external``
-(``seatlab.runner.external``: the same placeholders, checked by the same
+(``seatlab.harness.templates``: the same placeholders, checked by the same
 ``check_template`` and filled in by the same ``command_argv``), and each
 start fills it from a ``ServerConfig`` on port 0 with a db file of its own,
 then runs it as a ``ServerProcess`` (READY line, logs in files, SIGTERM,
@@ -19,11 +19,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from seatlab.harness.process import ServerProcess
+from seatlab.harness.templates import NATIVE_PREFIX, PLACEHOLDERS, check_template, command_argv
 from seatlab.modes import Sync
 from seatlab.registry import FIXED_ANSWER
-from seatlab.runner.external import NATIVE_PREFIX, PLACEHOLDERS, check_template, command_argv
 from seatlab.server.config import ServerConfig
-from seatlab.server.process import ServerProcess
 
 _FLAGS = (
     "--address {address} --port {port} --max-backlog {max_backlog} --capacity {capacity} "

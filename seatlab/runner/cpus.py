@@ -10,7 +10,7 @@ an empty list, and two lists that overlap without being equal: a partial
 overlap measures neither "apart" nor "shared"; equal lists are the deliberate
 "shared" case.
 
-How it is applied (``seatlab.server.process.pinned``): a forked child starts
+How it is applied (``seatlab.harness.process.pinned``): a forked child starts
 with its parent thread's CPU mask and keeps it through exec, and its threads
 inherit it. So the server is started by ``ServerProcess(cpus=...)`` from a
 thread pinned for the moment of the fork, and the load processes by the

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatlab.modes import Mode
 from seatlab.runner.cpus import cpu_ranges
-from seatlab.runner.points import SweepPoint, bound_rps, offered_rps, point_bound_rps
+from seatlab.runner.points import SweepPoint, bound_rps, offered_answers_rps, point_bound_rps
 from seatlab.runner.results import measurements, write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
 from seatlab.runner.schema import Bound, SeatlabConfig
@@ -121,7 +121,7 @@ def across_hosts(
     if not weighted:
         return {"load_hosts": named, "rtt_ms": math.nan}
     rtt_ms = sum(r * c for r, c in weighted) / sum(c for _, c in weighted)
-    offered = offered_rps(point.rate, config.mode)
+    offered = offered_answers_rps(point.rate, config.mode)
     bound = bound_rps(point.backend.bound, point.clients, point.threads, point.delay_ms + rtt_ms, offered)
     sellout = config.mode is Mode.sellout
     out: dict[str, Any] = {"load_hosts": named, "rtt_ms": rtt_ms, "bound_rps": bound}
@@ -145,7 +145,7 @@ def efficiency(row: dict[str, Any], bound: float) -> float:
     bookings = row.get("bookings_rps", math.nan)
     if rate is None or math.isnan(rate) or bookings is None or math.isnan(bookings):
         return float(row.get("throughput_rps", math.nan)) / bound
-    offered = offered_rps(rate, Mode(row["mode"])) or rate  # answers/s of `rate` bookings/s
+    offered = offered_answers_rps(rate, Mode(row["mode"])) or rate  # answers/s of `rate` bookings/s
     return float(bookings) / (bound * rate / offered)
 
 
@@ -176,9 +176,9 @@ def _measure(
     # Imported here so the config, plots and reports work without the server and client packages.
     from seatlab.client import LoadSpec
     from seatlab.client.processes import LoadProcesses
-    from seatlab.runner.external import command_argv
+    from seatlab.harness.process import ServerProcess, pinned
+    from seatlab.harness.templates import command_argv
     from seatlab.server.config import ServerConfig
-    from seatlab.server.process import ServerProcess, pinned
 
     external = point.backend.command
     db_path: Path | None = None

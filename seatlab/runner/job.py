@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from seatlab.modes import Mode
 from seatlab.runner.execute import point_params, run_point
 from seatlab.runner.folders import update_latest
-from seatlab.runner.machine import run_metadata
+from seatlab.runner.metadata import run_metadata
 from seatlab.runner.outcome import write_job
 from seatlab.runner.points import SweepPoint, point_bound_rps, sweep_points
 from seatlab.runner.progress import SweepProgress

@@ -69,7 +69,7 @@ def sweep_points(config: SeatlabConfig) -> list[SweepPoint]:
     return points
 
 
-def offered_rps(rate: float | None, mode: Mode) -> float | None:
+def offered_answers_rps(rate: float | None, mode: Mode) -> float | None:
     """The open loop's offered load in answers/s, as the load generator counts throughput.
 
     `rate` is bookings/s; in duration mode every booking is followed by its
@@ -104,5 +104,5 @@ def bound_rps(bound: Bound, clients: int, threads: int, delay_ms: float, rate: f
 
 def point_bound_rps(point: SweepPoint, mode: Mode) -> float:
     """Little's law's bound for one point (its own clients, threads, delay and offered rate)."""
-    offered = offered_rps(point.rate, mode)
+    offered = offered_answers_rps(point.rate, mode)
     return bound_rps(point.backend.bound, point.clients, point.threads, point.delay_ms, offered)

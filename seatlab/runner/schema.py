@@ -19,7 +19,7 @@ The ``backend`` config group maps each selected backend to its settings
 (``backend=[tpool,coro]`` selects two group files and their mappings
 merge), so one run may cover several backends. An entry whose name is not a
 built-in backend is an external server and needs a ``command`` template
-(``seatlab.runner.external``; ``backend=external`` takes ``server_command``):
+(``seatlab.harness.templates``; ``backend=external`` takes ``server_command``):
 each such entry is its own name in points.csv's ``backend`` column and the plots.
 ``cpus`` pins the server and the load processes (``seatlab.runner.cpus``).
 ``load.hosts`` and ``ray.address`` put the load processes on other nodes of a
@@ -28,6 +28,7 @@ Ray cluster (``seatlab.cluster``); ``address`` is where the server listens.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections.abc import Callable
@@ -84,7 +85,7 @@ class BackendConfig:
 
     label: str = ""
     bound: Bound = Bound.clients
-    command: str | None = None  # external servers only: the command template (seatlab.runner.external)
+    command: str | None = None  # external servers only: the command template (seatlab.harness.templates)
 
 
 @dataclass(frozen=True)
@@ -234,9 +235,13 @@ class SeatlabConfig:
             )
         return tuple(choices)
 
-    @property
+    @functools.cached_property
     def pinning(self) -> Pinning:
-        """Where the server and the load processes run (``cpus``); ``ConfigError`` names the key."""
+        """Where the server and the load processes run (``cpus``); ``ConfigError`` names the key.
+
+        Resolved once, on first read (``auto`` asks ``sched_getaffinity``): a read while a point's
+        load generator is pinned (``pinned()``) would otherwise see only that half of the CPUs.
+        """
         from seatlab.runner.cpus import resolve_pinning
 
         return resolve_pinning(self.cpus.server, self.cpus.loadgen)
@@ -289,7 +294,7 @@ def _host_port(text: str) -> bool:
 
 
 def _check_command(key: str, template: str) -> None:
-    from seatlab.runner.external import TemplateError, check_template
+    from seatlab.harness.templates import TemplateError, check_template
 
     try:
         check_template(template)

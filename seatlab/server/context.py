@@ -13,8 +13,8 @@ import sys
 import threading
 import time
 
+from seatlab.seats.service import SeatService
 from seatlab.server.config import ServerConfig
-from seatlab.service import SeatService
 
 log = logging.getLogger("seatlab.server")
 

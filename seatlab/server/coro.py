@@ -25,11 +25,11 @@ import socket
 from time import monotonic
 
 from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, ServerConnection
+from seatlab.seats.service import SeatService, shutting_down_answers
 from seatlab.server.context import ServerContext
 from seatlab.server.listener import LoopListener
 from seatlab.server.loops import run_loops
 from seatlab.server.pacing import DelayQueue, GroupCommit
-from seatlab.service import SeatService, shutting_down_answers
 
 log = logging.getLogger("seatlab.server.coro")
 

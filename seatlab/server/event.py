@@ -28,11 +28,11 @@ import socket
 from collections.abc import Callable
 
 from seatlab.protocol.connection import LINGER_S, MAX_UNREAD, TURN_FRAMES, Batch, ServerConnection
+from seatlab.seats.service import shutting_down_answers
 from seatlab.server.context import ServerContext
 from seatlab.server.listener import LoopListener
 from seatlab.server.loops import run_loops
 from seatlab.server.pacing import DelayQueue, GroupCommit
-from seatlab.service import shutting_down_answers
 
 
 class EventServer:

@@ -28,13 +28,13 @@ import threading
 import time
 from types import FrameType
 
-from seatlab.journal import DbFileError, Journal
 from seatlab.registry import FIXED_ANSWER
+from seatlab.seats.journal import DbFileError, Journal
+from seatlab.seats.service import SeatService
+from seatlab.seats.store import SeatStore
 from seatlab.server.backends import Serve, load_backend
 from seatlab.server.config import ServerConfig, parse_args
 from seatlab.server.context import ServerContext
-from seatlab.service import SeatService
-from seatlab.store import SeatStore
 
 log = logging.getLogger("seatlab.server")
 

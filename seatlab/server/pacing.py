@@ -26,7 +26,7 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Any, TypeVar
 
-from seatlab.service import SeatService, failed_commit_answers
+from seatlab.seats.service import SeatService, failed_commit_answers
 
 log = logging.getLogger("seatlab.server.pacing")
 

@@ -39,9 +39,9 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, ServerConnection
+from seatlab.seats.service import SeatService, shutting_down_answers
 from seatlab.server.context import ServerContext
 from seatlab.server.listener import OUT_OF_FDS, AcceptBackoff
-from seatlab.service import SeatService, shutting_down_answers
 
 log = logging.getLogger("seatlab.server.tpool")
 

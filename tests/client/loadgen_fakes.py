@@ -15,8 +15,8 @@ from typing import Self
 
 from seatlab.protocol.codec import FrameDecoder
 from seatlab.protocol.messages import parse_request
-from seatlab.service import SeatService
-from seatlab.store import SeatStore
+from seatlab.seats.service import SeatService
+from seatlab.seats.store import SeatStore
 
 
 class DoubleBookingStore(SeatStore):

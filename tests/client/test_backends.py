@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seatlab.client import LoadError, LoadSpec, histogram, run_load
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 BACKENDS = ["tpool", "coro", "event"]
 

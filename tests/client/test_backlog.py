@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from seatlab.client import FailedRunError, LoadSpec, run_load
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 CLIENTS = 300
 DELAY_MS = 20  # 1 thread: 300 queued Books take about 6 s after the run, more than the Stats wait (3 s)

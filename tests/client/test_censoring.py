@@ -15,7 +15,7 @@ import pytest
 from seatlab.client import LoadSpec, histogram, run_load
 from seatlab.client.answers import RELEASED, SEAT, SOLD_OUT
 from seatlab.client.recording import window_latencies
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 MS = 1_000_000
 

@@ -22,7 +22,7 @@ from loadgen_fakes import HostileServer
 
 from seatlab.client import FailedRunError, LoadSpec, run_load
 from seatlab.client.probe import read_stats
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from seatlab.client import histogram
-from seatlab.client.report import jain_index
+from seatlab.client.output import jain_index
 
 
 def test_merged_percentiles_of_split_synthetic_latencies_are_exact() -> None:

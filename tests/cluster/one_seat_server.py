@@ -11,8 +11,8 @@ import asyncio
 import sys
 
 from seatlab.protocol.codec import FrameDecoder
-from seatlab.service import SeatService
-from seatlab.store import SeatStore
+from seatlab.seats.service import SeatService
+from seatlab.seats.store import SeatStore
 
 
 class OneSeatForAllStore(SeatStore):

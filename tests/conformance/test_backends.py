@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from seatlab.conformance import Status, SuiteResult, all_checks, run_suite
-from seatlab.conformance.report import failure_text
+from seatlab.conformance.output import failure_text
 from seatlab.conformance.suite import Verdict
 from seatlab.conformance.target import Template
 from seatlab.registry import FIXED_ANSWER

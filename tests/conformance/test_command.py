@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 
 FLAWED = Path(__file__).with_name("flawed_server.py")
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from seatlab import native
-from seatlab.runner.external import command_argv
+from seatlab.harness.process import ServerProcess, shorthand_config
+from seatlab.harness.templates import command_argv
 from seatlab.server.config import ServerConfig
-from seatlab.server.process import ServerProcess, shorthand_config
 
 SEAT_SERVERS = ["tpool", "coro", "event"]
 TEMPLATE = (

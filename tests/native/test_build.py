@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from seatlab import native
-from seatlab.runner import external
-from seatlab.runner.external import TemplateError, check_template, command_argv
+from seatlab.harness import templates
+from seatlab.harness.templates import TemplateError, check_template, command_argv
 from seatlab.server.config import ServerConfig
 
 
@@ -58,7 +58,7 @@ def test_missing_toolchain_names_it_and_the_apt_line(
     with pytest.raises(native.NativeBuildError) as info:
         native.build(quiet=True)
     assert "cmake (cmake)" in str(info.value) and native.APT_LINE in str(info.value)
-    monkeypatch.setattr(external, "_warned", set())
+    monkeypatch.setattr(templates, "_warned", set())
     check_template("native:event --port {port}")  # the config check warns, so Python backends still run
     err = capsys.readouterr().err
     assert "native:event:" in err and native.APT_LINE in err

@@ -15,9 +15,9 @@ import psutil
 import pytest
 
 from runner.test_cli import latest, seatlab
+from seatlab.harness.process import pinned
 from seatlab.runner.cpus import Pinning, cpu_ranges, resolve_pinning
 from seatlab.runner.schema import ConfigError
-from seatlab.server.process import pinned
 
 SIXTEEN = range(16)
 
@@ -147,3 +147,19 @@ def test_auto_is_recorded_and_an_unpinned_run_says_so_once(tmp_path: Path) -> No
         )
     else:
         assert cpus["server"] == available[: len(available) // 2] and "CPUs not pinned" not in done.stderr
+
+
+def test_the_config_resolves_its_cpus_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` reads the CPUs available once: a later read (the load generator pinned to its half,
+    say) does not change where a point's server runs (issue 18.4)."""
+    from omegaconf import OmegaConf
+
+    from seatlab.runner.schema import SeatlabConfig, load_config
+
+    available = [[0, 1, 2, 3]]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(available[0]))
+    config = load_config(OmegaConf.merge(OmegaConf.structured(SeatlabConfig), {"backend": {"tpool": {}}}))
+    first = config.pinning
+    assert first == Pinning((0, 1), (2, 3), "server on CPUs 0-1, load on 2-3")
+    available[0] = [2, 3]  # as seen from inside pinned(loadgen)
+    assert config.pinning == first

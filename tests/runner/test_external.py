@@ -126,7 +126,7 @@ def test_a_template_with_spaces_quotes_and_braces_reaches_the_config_as_typed(hy
     config = settings("backend=external", f"server_command={template}")
     (choice,) = config.backends
     assert (choice.name, choice.command) == ("external", template)
-    from seatlab.runner.external import command_argv
+    from seatlab.harness.templates import command_argv
     from seatlab.server.config import ServerConfig
 
     argv = command_argv(template, ServerConfig(backend="external", port=0, db_path=Path("/x y/seats.csv")))

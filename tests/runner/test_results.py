@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from seatlab.client import AuditError
 from seatlab.runner.execute import point_params, point_row
-from seatlab.runner.machine import run_metadata
+from seatlab.runner.metadata import run_metadata
 from seatlab.runner.points import sweep_points
 from seatlab.runner.results import COLUMNS, measurements, write_json, write_points
 from seatlab.runner.sampler import ServerUsage

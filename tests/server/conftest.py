@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from seatlab.server.process import ServerProcess
+from seatlab.harness.process import ServerProcess
 from server.harness import SERVING_BACKENDS, Client, Connect, StartServer
 
 

@@ -6,10 +6,10 @@ import socket
 import uuid as uuidlib
 from collections.abc import Callable
 
+from seatlab.harness.process import ServerProcess
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode
 from seatlab.protocol.messages import book_request, parse_response
-from seatlab.server.process import ServerProcess
 
 SERVING_BACKENDS = ["tpool", "coro", "event"]
 IO_TIMEOUT_S = 15.0

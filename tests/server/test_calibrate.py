@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from seatlab.harness.process import ServerProcess
 from seatlab.protocol.codec import encode_varint
 from seatlab.protocol.messages import ErrorCode, book_request
 from seatlab.server.calibrate import FIXED_ANSWER, FIXED_UUID, count_frames
-from seatlab.server.process import ServerProcess
 from server.harness import Client, new_uuid
 
 

@@ -9,8 +9,8 @@ import time
 import psutil
 import pytest
 
+from seatlab.harness.process import ServerProcess
 from seatlab.protocol.messages import book_request
-from seatlab.server.process import ServerProcess
 from server.harness import Client, Connect, StartServer, new_uuid
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from seatlab.harness.process import ServerProcess, ServerStartError
 from seatlab.protocol.messages import ErrorCode, book_request
-from seatlab.server.process import ServerProcess, ServerStartError
 from server.harness import Client, Connect, StartServer, new_uuid
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from seatlab.harness.process import ServerProcess, ServerStartError
 from seatlab.modes import Sync
 from seatlab.server.config import ServerConfig
-from seatlab.server.process import ServerProcess, ServerStartError
 
 
 def test_start_failure_names_backend_code_and_stderr(tmp_path: Path) -> None:

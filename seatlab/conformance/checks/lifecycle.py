@@ -14,8 +14,8 @@ from pathlib import Path
 from seatlab.conformance.registry import Context, check, expect, expect_seat, stats_of
 from seatlab.conformance.target import Settings
 from seatlab.conformance.wire import CheckFailed, Wire, kind, new_uuid
+from seatlab.harness.process import ServerProcess, ServerStartError
 from seatlab.protocol.messages import book_request
-from seatlab.server.process import ServerProcess, ServerStartError
 
 _EXIT_WITHIN_S = 10.0  # the spec's bound for a graceful stop
 _EXIT_SLACK_S = 5.0  # a loaded machine's margin on top, before it counts as not exiting

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from seatlab.conformance import Outcome, Status, SuiteResult, all_checks
-from seatlab.conformance.report import text_report, write_junit
+from seatlab.conformance.output import text_report, write_junit
 from seatlab.conformance.wire import describe_sent, stats_request
 from seatlab.protocol.codec import encode_varint, frame
 from seatlab.protocol.messages import book_request

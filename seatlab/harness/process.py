@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Self
 
-from seatlab.children import end_child
+from seatlab.harness.children import end_child
 from seatlab.modes import Sync
 from seatlab.server.config import ServerConfig
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from small_fs import SmallDisk
 
-from seatlab.journal import Journal
+from seatlab.harness.process import ServerProcess
 from seatlab.modes import Sync
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode
 from seatlab.protocol.messages import ErrorCode, book_request, parse_response
-from seatlab.server.process import ServerProcess
+from seatlab.seats.journal import Journal
 
 CAPACITY = 5000
 MAX_REQUESTS = 2000  # the 4 KiB the ballast leaves hold about a hundred lines

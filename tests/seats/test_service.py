@@ -8,8 +8,8 @@ from pathlib import Path
 from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode
 from seatlab.protocol.messages import book_request, parse_response
-from seatlab.service import SeatService, shutting_down_answers
-from seatlab.store import SeatStore
+from seatlab.seats.service import SeatService, shutting_down_answers
+from seatlab.seats.store import SeatStore
 
 U1 = "123E4567-E89B-12D3-A456-426614174000"
 U2 = "223e4567-e89b-12d3-a456-426614174000"
@@ -71,7 +71,7 @@ def test_bad_requests_name_the_problem() -> None:
 
 
 def test_a_failed_commit_answers_internal_for_each_request(tmp_path: Path) -> None:
-    from seatlab.journal import Journal
+    from seatlab.seats.journal import Journal
 
     journal, seats = Journal.open(tmp_path / "db.csv", 5, sync="fsync")
     service = SeatService(SeatStore(5, journal, seats))

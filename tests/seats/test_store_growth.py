@@ -19,7 +19,7 @@ import gc
 import statistics
 import time
 
-from seatlab.store import SeatStore
+from seatlab.seats.store import SeatStore
 
 SMALL, LARGE = 10**3, 10**6
 ROUNDS = 11

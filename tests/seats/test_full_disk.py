@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from small_fs import SmallDisk
 
-from seatlab.journal import DbFileError, DbWriteError, Journal
 from seatlab.modes import Sync
-from seatlab.store import SeatStore
+from seatlab.seats.journal import DbFileError, DbWriteError, Journal
+from seatlab.seats.store import SeatStore
 
 CAPACITY = 5000
 MAX_OPS = 5000  # bounds the loop: the 4 KiB the ballast leaves hold about a hundred lines

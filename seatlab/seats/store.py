@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from seatlab.journal import Journal
+from seatlab.seats.journal import Journal
 
 
 class SeatStore:

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from seatlab.journal import Journal
 from seatlab.modes import Sync
+from seatlab.seats.journal import Journal
 
 CAPACITY = 5000
 LIMIT_BYTES = 1000  # about two dozen lines
 
 CHILD = """
 import errno, json, resource, sys, uuid
-from seatlab.journal import DbWriteError, Journal
-from seatlab.store import SeatStore
+from seatlab.seats.journal import DbWriteError, Journal
+from seatlab.seats.store import SeatStore
 
 path, sync, limit, capacity = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 journal, seats = Journal.open(path, capacity, sync)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seatlab.journal import Journal
-from seatlab.store import SeatStore
+from seatlab.seats.journal import Journal
+from seatlab.seats.store import SeatStore
 
 UUIDS = [str(uuidlib.UUID(int=i + 1)) for i in range(12)]
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from seatlab.children import end_child, ending
+from seatlab.harness.children import end_child, ending
 
 SLEEPS = "import time; print('up', flush=True); time.sleep(60)"
 IGNORES_SIGTERM = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " + SLEEPS

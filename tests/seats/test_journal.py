@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seatlab.journal import DbFileError, Journal
-from seatlab.store import SeatStore
+from seatlab.seats.journal import DbFileError, Journal
+from seatlab.seats.store import SeatStore
 
 U = [str(uuidlib.UUID(int=i + 1)) for i in range(10)]
 

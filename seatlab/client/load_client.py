@@ -89,7 +89,7 @@ class Client(asyncio.Protocol):
     def __init__(
         self, host: ClientHost, settings: ClientSettings, recording: Recording, local: int, index: int
     ) -> None:
-        self.w = host
+        self.process = host
         self.settings = settings
         self.timeout_ns = int(settings.timeout_s * 1e9)
         self.checked = settings.checked
@@ -141,7 +141,7 @@ class Client(asyncio.Protocol):
     def book(self, due: int) -> None:
         """Send a Book with a fresh uuid; latency counts from ``due``."""
         if self.settings.sellout:
-            self.uuid, self.uuid_b, body = self.w.take_uuid()
+            self.uuid, self.uuid_b, body = self.process.take_uuid()
             self.frame = self.prefix + body
         else:
             item = self.ring[self.ring_i]
@@ -151,7 +151,7 @@ class Client(asyncio.Protocol):
 
     def _issue(self, kind: int, due: int) -> None:
         if not self.out_kind:
-            self.w.busy += 1
+            self.process.busy += 1
         self.out_kind = kind
         self.out_due = due
         self.out_sent = perf_counter_ns()
@@ -163,10 +163,10 @@ class Client(asyncio.Protocol):
 
     def _connect(self) -> None:
         self.connecting = True
-        self.w.loop.create_task(self._open())
+        self.process.loop.create_task(self._open())
 
     async def _open(self) -> None:
-        w, settings = self.w, self.settings
+        w, settings = self.process, self.settings
         try:
             await asyncio.wait_for(
                 w.loop.create_connection(lambda: self, settings.host, settings.port), settings.timeout_s
@@ -183,7 +183,7 @@ class Client(asyncio.Protocol):
 
     def _failed(self, kind: str, detail: str) -> None:
         """Count an error; retry the outstanding request on a new connection after a backoff."""
-        w = self.w
+        w = self.process
         now = perf_counter_ns()
         self.errors += 1
         w.error(kind, detail)
@@ -199,7 +199,7 @@ class Client(asyncio.Protocol):
             w.loop.call_later(delay / 1e9, self._retry)
 
     def _retry(self) -> None:
-        if not self.out_kind or self.done or self.connecting or self.w.finished:
+        if not self.out_kind or self.done or self.connecting or self.process.finished:
             return
         if self.linked:
             self.want_connect = True  # the old connection is still closing: connect once it is gone
@@ -211,12 +211,12 @@ class Client(asyncio.Protocol):
         if self.done:
             return
         if self.out_kind:
-            self.w.unanswered(self, now)
+            self.process.unanswered(self, now)
             self.out_kind = 0
-            self.w.busy -= 1
+            self.process.busy -= 1
         self.done = True
         self.close()
-        self.w.client_done(self, now, gave_up=True)
+        self.process.client_done(self, now, gave_up=True)
 
     def close(self) -> None:
         """Close the connection on purpose (not counted as an error)."""
@@ -243,7 +243,7 @@ class Client(asyncio.Protocol):
         self.connecting = False
         self.fail_since = 0
         self.failures = 0
-        w = self.w
+        w = self.process
         w.connected(reconnect=self.recovering)
         self.recovering = False
         if self.done or w.finished:
@@ -261,10 +261,10 @@ class Client(asyncio.Protocol):
             self.expect_close = False
             if self.want_connect or not self.recovering:
                 self.want_connect = False
-                if self.out_kind and not self.done and not self.connecting and not self.w.finished:
+                if self.out_kind and not self.done and not self.connecting and not self.process.finished:
                     self._connect()  # per-request mode: the next request's connection
             return
-        if self.done or self.w.finished:
+        if self.done or self.process.finished:
             return
         self._failed("reset", f"connection lost: {exc!r}" if exc else "connection closed by the server")
 
@@ -305,7 +305,7 @@ class Client(asyncio.Protocol):
         except ValueError as exc:
             self.abort("protocol", str(exc))
             return
-        w = self.w
+        w = self.process
         if rid != self.rid and not (k == ERROR and rid == 0) and self.checked:
             self.abort("protocol", f"answer id {rid}, expected {self.rid}")
             return

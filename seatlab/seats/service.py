@@ -6,7 +6,7 @@ way, then calls ``SeatService.answer`` with the requests a
 already durable as promised (with ``--sync fsync`` one commit for the
 batch; if it fails, ``Error{INTERNAL}`` for each request instead). The loop
 backends share one commit among every connection of a loop iteration
-(``seatlab.server.commit``): they call ``handle_all`` and commit through it.
+(``seatlab.server.pacing.GroupCommit``): they call ``handle_all`` and commit through it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from seatlab.protocol.messages import (
     seat_answer,
     sold_out_answer,
 )
-from seatlab.store import SeatStore
+from seatlab.seats.store import SeatStore
 
 log = logging.getLogger(__name__)
 
