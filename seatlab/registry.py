@@ -9,6 +9,7 @@ label, its bound and, for an external server, its command.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -20,30 +21,39 @@ class Backend:
     model: str
     """The concurrency model, in words."""
     bound: str
-    """What Little's law bounds: ``threads`` (a thread per connection), ``clients``, or ``none``."""
-    fixed_answer: bool = False
-    """Answers every frame with one fixed Seat and books nothing (the machine's ceiling)."""
+    """What Little's law bounds: ``threads`` (a thread per connection), ``clients``, or ``none`` (a
+    fixed-answer server; ``conf/backend/NAME.yaml`` says the same, and a test holds them together)."""
     serve: str | None = None
     """A Python backend's ``module:function`` (``python -m seatlab.server --backend NAME``)."""
     native: str | None = None
     """A C++ server's binary name in ``native/`` (``native:NAME`` in a command template)."""
 
+    @property
+    def fixed_answer(self) -> bool:
+        """Answers every frame with one fixed Seat and books nothing (the machine's ceiling)."""
+        return self.bound == "none"
+
 
 _ALL = (
     Backend("tpool", "thread pool, a thread per connection", "threads", serve="seatlab.server.tpool:serve"),
+    Backend(
+        "tpool_dispatch",
+        "thread pool fed by a selector, a thread per request",
+        "threads",
+        serve="seatlab.server.tpool_dispatch:serve",
+    ),
     Backend("coro", "asyncio coroutines on uvloop", "clients", serve="seatlab.server.coro:serve"),
     Backend("event", "asyncio.Protocol callbacks on uvloop", "clients", serve="seatlab.server.event:serve"),
     Backend(
         "calibrate",
         "fixed answer on uvloop",
         "none",
-        fixed_answer=True,
         serve="seatlab.server.calibrate:serve",
     ),
     Backend("native_tpool", "Boost.Asio thread_pool, a thread per connection", "threads", native="tpool"),
     Backend("native_coro", "Boost.Asio C++20 coroutines", "clients", native="coro"),
     Backend("native_event", "libevent bufferevents", "clients", native="event"),
-    Backend("native_calibrate", "fixed answer on libevent", "none", fixed_answer=True, native="calibrate"),
+    Backend("native_calibrate", "fixed answer on libevent", "none", native="calibrate"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in _ALL}
@@ -56,3 +66,10 @@ NATIVE_SERVERS: tuple[str, ...] = tuple(b.native for b in _ALL if b.native is no
 
 FIXED_ANSWER: frozenset[str] = frozenset(b.name for b in _ALL if b.fixed_answer)
 """Backends that answer every frame with one fixed Seat and book nothing."""
+
+
+def ceiling_of(backends: Iterable[str]) -> str | None:
+    """The machine's ceiling a run measured, for the ratios: ``calibrate`` (Python on uvloop, the same
+    interpreter as the backends) if it ran, else the first other fixed-answer backend, else None."""
+    present = [name for name in dict.fromkeys(backends) if name in FIXED_ANSWER]
+    return "calibrate" if "calibrate" in present else (present[0] if present else None)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from profile_server import summarize
 
 from seatlab.harness.process import ServerProcess
+from seatlab.registry import FIXED_ANSWER
 
 
 def main() -> None:
@@ -75,6 +76,7 @@ def main() -> None:
                 "--out-dir",
                 str(args.out / "client"),
                 "--no-progress",
+                *(["--fixed-answer"] if args.backend in FIXED_ANSWER else []),
             ],
             check=True,
             stdout=subprocess.DEVNULL,

@@ -52,6 +52,8 @@ from pathlib import Path
 
 import psutil
 
+from seatlab.registry import FIXED_ANSWER
+
 REF = next(
     (
         d / "shared" / "ref"
@@ -189,7 +191,13 @@ def run_cload(
 
 
 def run_client(
-    proc: psutil.Process, port: int, conns: int, window_s: float, out_dir: Path, diversity: int = 1
+    proc: psutil.Process,
+    port: int,
+    conns: int,
+    window_s: float,
+    out_dir: Path,
+    diversity: int = 1,
+    fixed_answer: bool = False,
 ) -> dict[str, float]:
     """``python -m seatlab.client`` in duration mode; the server's CPU over the middle of its window."""
     warmup = 1.5
@@ -198,6 +206,7 @@ def run_client(
         sys.executable, "-m", "seatlab.client", "--port", str(port), "--clients", str(conns),
         "--mode", "duration", "--warmup", str(warmup), "--duration", str(window_s),
         "--out-dir", str(out_dir), "--no-progress", "--diversity", str(diversity),
+        *(["--fixed-answer"] if fixed_answer else []),
     ]  # fmt: skip
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
@@ -249,7 +258,10 @@ def run_one(pairing: str, conns: int, rnd: int, args: argparse.Namespace, bins: 
             m = run_cload(cload, proc, port, conns, args.window, fixed=target == "calibrate")
         else:
             out = args.tmp / f"{pairing.replace('->', '-')}-{conns}-{rnd}"
-            m = run_client(proc, port, conns, args.window, out, int(load[len("client") :] or 1))
+            # calibrate and native_calibrate answer every frame with one Seat: declared, never sniffed
+            m = run_client(
+                proc, port, conns, args.window, out, int(load[len("client") :] or 1), target in FIXED_ANSWER
+            )
     return Sample(
         pairing=pairing,
         connections=conns,

@@ -93,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
         "still owes after that are awaited while it keeps answering (the backlog)",
     )
     p.add_argument("--seed", type=int, default=None, help="seed of the Poisson schedule")
+    p.add_argument(
+        "--fixed-answer",
+        action="store_true",
+        help="the server answers every frame with one fixed Seat and books nothing (a calibration "
+        "target): count its answers, check and audit nothing",
+    )
     progress = p.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",
@@ -118,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration_s=args.duration, warmup_s=args.warmup, rate=args.rate, schedule=args.schedule,
         connect=args.connect, timeout_s=args.timeout, max_time_s=args.max_time, out_dir=args.out_dir,
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
-        answer_wait_s=args.answer_wait, drain_s=args.drain, seed=args.seed,
+        answer_wait_s=args.answer_wait, drain_s=args.drain, seed=args.seed, fixed_answer=args.fixed_answer,
     )  # fmt: skip
     try:
         summary = run_load(spec)

@@ -90,25 +90,30 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any
     except OSError as exc:
         raise LoadError(f"cannot create out dir {out_dir}: {exc}", exit_code=2) from exc
     where = f"{spec.address}:{spec.port}"
-    checked = True
-    try:
-        capacity, booked_before = read_stats(spec.address, spec.port, min(spec.timeout_s, 10.0))
-    except NotStatsError as exc:
-        if exc.kind != SEAT:
-            raise LoadError(f"cannot read Stats from the server at {where}: {exc}") from exc
-        # the calibration target answers every frame with one fixed Seat: count answers, check nothing
+    checked = not spec.fixed_answer
+    if spec.fixed_answer:  # declared, never inferred: it answers every frame with a Seat and books nothing
         if spec.mode == Mode.sellout:
             raise LoadError(
-                f"the server at {where} answers Stats with a Seat (a calibration target that books nothing): "
-                "it never sells out; use mode duration",
+                f"the server at {where} is a fixed-answer server (--fixed-answer): it books nothing and never "
+                "sells out; use mode duration",
                 exit_code=2,
-            ) from exc
-        checked = False
+            )
         capacity, booked_before = 1, 0
-    except ConnectionRefusedError as exc:
-        raise LoadError(f"no server listening at {where} (connection refused)") from exc
-    except (OSError, ValueError) as exc:
-        raise LoadError(f"cannot read Stats from the server at {where}: {exc}") from exc
+    else:
+        try:
+            capacity, booked_before = read_stats(spec.address, spec.port, min(spec.timeout_s, 10.0))
+        except NotStatsError as exc:
+            hint = (
+                " (a fixed-answer calibration target, which books nothing? say so: --fixed-answer, or "
+                "bound: none in its backend config)"
+                if exc.kind == SEAT
+                else ""
+            )
+            raise LoadError(f"cannot read Stats from the server at {where}: {exc}{hint}") from exc
+        except ConnectionRefusedError as exc:
+            raise LoadError(f"no server listening at {where} (connection refused)") from exc
+        except (OSError, ValueError) as exc:
+            raise LoadError(f"cannot read Stats from the server at {where}: {exc}") from exc
     plans = make_plans(spec, capacity, booked_before, checked)
     run = _Run(spec, plans)
     with load(plans, spec.progress) as processes:

@@ -79,6 +79,10 @@ class LoadSpec:
     """After the run stops issuing requests, wait at most this long for answers still due (and cancels)."""
     seed: int | None = None
     """Seeds the Poisson schedule; None = random."""
+    fixed_answer: bool = False
+    """The server is a fixed-answer calibration target (every frame answered with one Seat, nothing
+    booked): answers are counted, not checked, and nothing is audited. Declared, never inferred: a
+    server that answers Stats with a Seat is otherwise refused."""
 
     def validate(self) -> None:
         """Raise LoadError (exit code 2) naming the first bad parameter."""

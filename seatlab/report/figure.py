@@ -21,10 +21,10 @@ from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from seatlab.registry import FIXED_ANSWER
 from seatlab.report.collect import Results, constant_params
 from seatlab.report.latency import counts_unanswered
 
-CEILING_BACKEND = "calibrate"
 _PARAM_TEXT = {
     "delay_ms": "delay {:g} ms",
     "threads": "threads {:g}",
@@ -89,7 +89,8 @@ def series_frames(ok: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def is_ceiling(frame: pd.DataFrame) -> bool:
-    return bool((frame["backend"] == CEILING_BACKEND).all())
+    """A fixed-answer series (``seatlab.registry``): the machine's ceiling, drawn as such."""
+    return bool(frame["backend"].isin(FIXED_ANSWER).all())
 
 
 def median(frame: pd.DataFrame, x: str, column: str) -> pd.Series:

@@ -10,14 +10,15 @@ import math
 
 import pandas as pd
 
+from seatlab.registry import FIXED_ANSWER, ceiling_of
 from seatlab.report.collect import Results, value_text
-from seatlab.report.figure import AXIS_LABELS, CEILING_BACKEND, series_frames
+from seatlab.report.figure import AXIS_LABELS, series_frames
 from seatlab.report.latency import counts_unanswered, flags, ms_text
 from seatlab.report.load_latency import is_rate_sweep, knees, with_booking_rates
 
 TRACKS = 0.9  # efficiency at or above this counts as "on its bound"
 _MEDIANS = (
-    "throughput_rps", "starved_clients", "clients", "fairness", "bound_rps", "efficiency", "p99_ms",
+    "throughput_rps", "starved_clients", "clients", "fairness", "bound_rps", "efficiency", "p50_ms", "p99_ms",
     "p999_ms", "max_ms", "served_p99_ms", "censored", "sellout_s", "predicted_sellout_s",
     "backlog_requests", "backlog_wait_s",
 )  # fmt: skip
@@ -40,7 +41,7 @@ def by_x(frame: pd.DataFrame, x: str) -> pd.DataFrame:
     """One row per swept value: medians over repetitions, and whether p99 was a lower bound in any."""
     present = [c for c in _MEDIANS if c in frame.columns and c != x]
     table = frame.groupby(x)[present].median().sort_index()
-    for name in ("p99", "p999", "max"):
+    for name in ("p50", "p99", "p999", "max"):
         table[f"{name}_low"] = frame.assign(low=flags(frame, f"{name}_censored")).groupby(x)["low"].any()
     table["sellout"] = (frame["mode"] == "sellout").groupby(frame[x]).all() if "mode" in frame else False
     return table
@@ -196,7 +197,7 @@ def _plateau(table: pd.DataFrame) -> tuple[object, float] | None:
 
 def comparison(ok: pd.DataFrame, x: str) -> list[str]:
     """Side by side at the largest x every series shares: throughput, p99 over every request, starvation."""
-    served = ok[ok["backend"] != CEILING_BACKEND]
+    served = ok[~ok["backend"].isin(FIXED_ANSWER)]
     names = list(dict.fromkeys(served["series"]))
     if len(names) < 2:
         return []
@@ -227,7 +228,7 @@ def starvation(ok: pd.DataFrame, x: str) -> list[str]:
     """Who starves whom: the series that left clients without an answer, and the ones that did not."""
     if "starved_clients" not in ok.columns:
         return []
-    served = ok[ok["backend"] != CEILING_BACKEND]
+    served = ok[~ok["backend"].isin(FIXED_ANSWER)]
     worst = {
         name: part.loc[part["starved_clients"].fillna(0).idxmax()] for name, part in series_frames(served)
     }
@@ -241,6 +242,37 @@ def starvation(ok: pd.DataFrame, x: str) -> list[str]:
     fair = [n for n in worst if n not in starving]
     verb = "starves" if len(fair) == 1 else "starve"
     return [f"Starvation: {said}" + (f"; {', '.join(fair)} {verb} no one." if fair else ".")]
+
+
+def same_bound(ok: pd.DataFrame, x: str) -> list[str]:
+    """Two series with the same Little's-law bound where one starves clients and the other does not
+    (tpool beside tpool_dispatch): the bound is the threads, the starvation is how they are held."""
+    if not {"starved_clients", "bound_rps", "p50_ms"} <= set(ok.columns):
+        return []
+    served = ok[~ok["backend"].isin(FIXED_ANSWER)]
+    tables = {name: by_x(part, x) for name, part in series_frames(served)}
+    lines = []
+    for a, ta in tables.items():
+        for b, tb in tables.items():
+            shared = sorted(set(ta.index) & set(tb.index))
+            if a == b or not shared:
+                continue
+            at = shared[-1]
+            ra, rb = ta.loc[at], tb.loc[at]
+            bound = ra["bound_rps"]
+            if math.isnan(bound) or not math.isclose(bound, rb["bound_rps"], rel_tol=0.01):
+                continue
+            if ra["starved_clients"] > 0 and tb["starved_clients"].fillna(0).eq(0).all():
+                clients = float(at) if x == "clients" else float(rb["clients"])
+                lines.append(
+                    f"Same bound, no starvation: {b} has {a}'s bound ({_fmt(bound)} req/s at {_at(x, at)}) and"
+                    f" serves {_fmt(rb['throughput_rps'])} req/s there, but starves no client at any point"
+                    f" ({a}: {int(ra['starved_clients'])} at {_at(x, at)}): a thread held for a connection's"
+                    f" life starves the others, a thread held for a request does not. Its p50 there,"
+                    f" {ms_text(rb['p50_ms'], bool(rb['p50_low']))},"
+                    f" is the wait its turn takes (clients / bound: {_fmt(1000 * clients / bound)} ms)."
+                )
+    return lines
 
 
 def lower_bound_note(ok: pd.DataFrame) -> list[str]:
@@ -276,17 +308,19 @@ def findings(results: Results) -> list[str]:
     """The findings of a run or sweep, one bullet each."""
     ok, frame, x = results.ok, results.frame, results.x
     lines: list[str] = []
-    ceiling_rows = ok[ok["backend"] == CEILING_BACKEND]
-    ceiling = ceiling_rows.groupby(x)["throughput_rps"].median() if len(ceiling_rows) else None
-    if ceiling is not None:
-        by_value = ", ".join(f"{value_text(c)}: {_fmt(v)}" for c, v in ceiling.items())
-        lines.append(
-            f"**machine ceiling** (calibration target), req/s by {AXIS_LABELS.get(x, x)}: {by_value}."
-        )
+    chosen = ceiling_of(ok["backend"])
+    ceiling = ok[ok["backend"] == chosen].groupby(x)["throughput_rps"].median() if chosen else None
+    for name in dict.fromkeys(b for b in ok["backend"] if b in FIXED_ANSWER):  # every ceiling measured
+        levels = ok[ok["backend"] == name].groupby(x)["throughput_rps"].median()
+        by_value = ", ".join(f"{value_text(c)}: {_fmt(v)}" for c, v in levels.items())
+        what = "(calibration target)" if name == "calibrate" else f"({name}, a fixed-answer server)"
+        several = len(set(ok["backend"]) & FIXED_ANSWER) > 1
+        shares = " (the shares below are of this one)" if name == chosen and several else ""
+        lines.append(f"**machine ceiling** {what}, req/s by {AXIS_LABELS.get(x, x)}: {by_value}{shares}.")
     for name, part in series_frames(ok):
-        if (part["backend"] != CEILING_BACKEND).any():
+        if (~part["backend"].isin(FIXED_ANSWER)).any():
             lines.append(" ".join(series_findings(name, part, ceiling, x)))
-    lines += starvation(ok, x) + comparison(ok, x)
+    lines += starvation(ok, x) + same_bound(ok, x) + comparison(ok, x)
     if is_rate_sweep(results):
         lines += rate_findings(ok)
     lines += lower_bound_note(ok)

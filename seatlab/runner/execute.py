@@ -27,7 +27,7 @@ from seatlab.runner.cpus import cpu_ranges
 from seatlab.runner.points import SweepPoint, bound_rps, offered_answers_rps, point_bound_rps
 from seatlab.runner.results import measurements, write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
-from seatlab.runner.schema import Bound, SeatlabConfig
+from seatlab.runner.schema import SeatlabConfig
 
 if TYPE_CHECKING:
     from seatlab.client import LoadSpec
@@ -183,7 +183,7 @@ def _measure(
     external = point.backend.command
     db_path: Path | None = None
     # the calibration target keeps no seats; an external server's template may name {db_path} anyway
-    if point.backend.bound is not Bound.none or external is not None:
+    if not point.backend.fixed_answer or external is not None:
         db_path = point_dir / "seats.csv"
         db_path.unlink(missing_ok=True)
     load: LoadFactory = LoadProcesses
@@ -232,6 +232,7 @@ def _measure(
             max_time_s=config.max_time,
             out_dir=point_dir / "load",
             progress=False,
+            fixed_answer=point.backend.fixed_answer,
         )
         sampler = ServerSampler(server.pid).start()
         try:

@@ -30,6 +30,7 @@ from seatlab.outputs import (  # noqa: F401 (names the runner's modules take fro
     POINTS_CSV,
     REPORT_MD,
 )
+from seatlab.registry import ceiling_of
 
 SCHEMA_VERSION = 5
 
@@ -77,9 +78,6 @@ def measurements(summary: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-CEILING_BACKEND = "calibrate"
-
-
 def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:
     """Each point's throughput / the calibration target's at the same load (client count and offered
     rate), in the same run.
@@ -88,7 +86,7 @@ def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:
     calibration target did not run at that load.
     """
     load = ["clients", "rate"]
-    ok = frame[(frame.get("status") == "ok") & (frame["backend"] == CEILING_BACKEND)]
+    ok = frame[(frame.get("status") == "ok") & (frame["backend"] == ceiling_of(frame["backend"]))]
     if ok.empty:
         return pd.Series(math.nan, index=frame.index)
     ceiling = ok.groupby(load, dropna=False)["throughput_rps"].median().rename("ceiling").reset_index()

@@ -97,6 +97,12 @@ class BackendChoice:
     bound: Bound
     command: str | None = None  # an external server's command template; None: python -m seatlab.server
 
+    @property
+    def fixed_answer(self) -> bool:
+        """A fixed-answer server (the machine's ceiling): what ``bound: none`` declares (seatlab.registry
+        says the same of the built-in ones); the load generator then counts and audits nothing."""
+        return self.bound is Bound.none
+
 
 @dataclass
 class CpusConfig:
@@ -178,7 +184,7 @@ class SeatlabConfig:
             raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
         self.pinning  # noqa: B018 - validates cpus.server / cpus.loadgen
         self._check_cluster()
-        if self.mode is Mode.sellout and any(b.bound is Bound.none for b in backends):
+        if self.mode is Mode.sellout and any(b.fixed_answer for b in backends):
             raise ConfigError(
                 "backend", "the calibration target never sells out (it books nothing): use mode=duration"
             )

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_int_in("threads", 1),
         default=d.threads,
-        help="tpool: pool size; coro/event/calibrate: event loops, one per thread (default %(default)s)",
+        help="tpool, tpool_dispatch: pool size; coro/event/calibrate: event loops, one per thread (default %(default)s)",
     )
     p.add_argument(
         "--sync",

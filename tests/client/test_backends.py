@@ -113,9 +113,13 @@ def test_a_small_thread_pool_starves_clients_until_the_sell_out(tmp_path: Path) 
 def test_calibrate_answers_are_counted_not_audited(tmp_path: Path) -> None:
     with ServerProcess("calibrate", threads=1, log_dir=tmp_path / "server") as server:
         s = run_load(LoadSpec(port=server.port, clients=8, diversity=1, mode="duration", warmup_s=0.2,
-                              duration_s=0.5, out_dir=tmp_path / "load"))  # fmt: skip
+                              duration_s=0.5, out_dir=tmp_path / "load", fixed_answer=True))  # fmt: skip
         with pytest.raises(LoadError, match="never sells out; use mode duration"):
-            run_load(LoadSpec(port=server.port, clients=2, mode="sellout", out_dir=tmp_path / "sold"))
+            run_load(LoadSpec(port=server.port, clients=2, mode="sellout", out_dir=tmp_path / "sold",
+                              fixed_answer=True))  # fmt: skip
+        # declared, never inferred (issue 18.3): a Seat answered to Stats is refused, saying how to declare it
+        with pytest.raises(LoadError, match=r"answered Stats with answer kind .*--fixed-answer"):
+            run_load(LoadSpec(port=server.port, clients=2, mode="duration", out_dir=tmp_path / "undeclared"))
     assert s["params"]["calibration_target"] is True and s["params"]["refill"] is None
     assert s["answers"] == s["answers_by_kind"]["seat"] > 100 and s["errors"] == 0
     assert s["audit"]["ok"] is None and "calibration target" in s["audit"]["message"]

@@ -18,7 +18,7 @@ from seatlab.conformance.suite import Verdict
 from seatlab.conformance.target import Template
 from seatlab.registry import FIXED_ANSWER
 
-BACKENDS = ["tpool", "coro", "event", "calibrate"]
+BACKENDS = ["tpool", "tpool_dispatch", "coro", "event", "calibrate"]
 
 _results: dict[str, SuiteResult] = {}
 

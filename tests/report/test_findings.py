@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from seatlab.report.build import build_report
 
@@ -70,11 +71,21 @@ def test_sellout_points_get_the_sellout_plot_and_littles_prediction(tmp_path: Pa
     assert "Sold out in 25.9 s with 10 clients; Little's law predicts 25.0 s." in text
 
 
-def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("ceiling", "heading"),
+    [
+        ("calibrate", "**machine ceiling** (calibration target)"),
+        # the C++ fixed-answer server is a ceiling too (seatlab.registry), not only the name calibrate
+        ("native_calibrate", "**machine ceiling** (native_calibrate, a fixed-answer server)"),
+    ],
+)
+def test_delay_zero_run_is_measured_against_the_machine_ceiling(
+    tmp_path: Path, ceiling: str, heading: str
+) -> None:
     run = tmp_path / "ceiling"
     run.mkdir()
     rows = []
-    for backend, rates in (("calibrate", {1: 7000.0, 100: 25000.0}), ("event", {1: 5600.0, 100: 20000.0})):
+    for backend, rates in ((ceiling, {1: 7000.0, 100: 25000.0}), ("event", {1: 5600.0, 100: 20000.0})):
         for clients, rate in rates.items():
             rows.append(
                 {
@@ -99,10 +110,7 @@ def test_delay_zero_run_is_measured_against_the_machine_ceiling(tmp_path: Path) 
             )
     pd.DataFrame(rows).to_csv(run / "points.csv", index=False)
     text = _findings(run)
-    assert (
-        "**machine ceiling** (calibration target), req/s by concurrent clients: 1: 7,000, 100: 25,000."
-        in text
-    )
+    assert f"{heading}, req/s by concurrent clients: 1: 7,000, 100: 25,000." in text
     assert (
         "Share of the machine ceiling (calibration target at the same clients): 1: 0.80, 100: 0.80." in text
     )
@@ -137,3 +145,27 @@ def test_a_sellouts_starved_clients_are_named_as_such_and_their_waits_quoted(tmp
     assert "tpool 38.0 req/s (p99 71.5 ms, p99.9 131,596 ms, max 131,793 ms, 8 clients starved)" in text
     assert "coro 190 req/s (p99 68.6 ms)" in text  # no tail worth quoting
     assert ">= 131" not in text and "lower bound" not in text
+
+
+def test_a_dispatching_pool_beside_tpool_is_said_to_share_its_bound_and_starve_no_one(runs) -> None:  # type: ignore[no-untyped-def]
+    """Issue 23: tpool_dispatch at 2 threads / 50 ms is bounded at 40 req/s like tpool, serves every
+    client in turn (each waits about clients / 40 s), and the findings say where starvation comes from."""
+    from report.conftest import Point
+
+    def dispatch_point(clients: int) -> Point:
+        turn_ms = 1000.0 * max(clients, 2) / 40.0
+        answered = [turn_ms] * 120  # 40/s over the 3 s window
+        columns = {
+            "backend": "tpool_dispatch", "threads": 2, "delay_ms": 50.0, "capacity": 5000, "clients": clients,
+            "mode": "duration", "diversity": 2, "connect": "persistent", "duration_s": 3.0,
+            "throughput_rps": 40.0, "bookings_rps": 20.0, "bound_rps": 40.0, "efficiency": 1.0,
+            "answers": 120, "errors": 0, "unanswered": 0, "starved_clients": 0, "fairness": 0.99,
+            "server_cpu_pct": 2.0, "loadgen_cpu_pct": 2.0, "loadgen_saturated": False, "offered_rps": math.nan,
+        }  # fmt: skip
+        return Point(columns, answered, [turn_ms / 2] * clients)
+
+    points = [runs.closed_loop_point("tpool", c) for c in (4, 64)] + [dispatch_point(c) for c in (4, 64)]
+    text = _findings(runs.write("run", points, swept=["clients"]))
+    assert "Same bound, no starvation: tpool_dispatch has tpool's bound (40.0 req/s at 64 clients)" in text
+    assert "starves no client at any point (tpool: 62 at 64 clients)" in text
+    assert "(clients / bound: 1,600 ms)" in text

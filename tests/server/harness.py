@@ -11,7 +11,7 @@ from seatlab.protocol import seat_pb2
 from seatlab.protocol.codec import FrameDecoder, encode
 from seatlab.protocol.messages import book_request, parse_response
 
-SERVING_BACKENDS = ["tpool", "coro", "event"]
+SERVING_BACKENDS = ["tpool", "tpool_dispatch", "coro", "event"]
 IO_TIMEOUT_S = 15.0
 
 

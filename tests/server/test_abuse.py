@@ -149,7 +149,7 @@ def reconnect(host: str, port: int, n: int, seconds: float) -> None:
         key.fileobj.close()  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("backend", ["tpool", "coro", "event"])
+@pytest.mark.parametrize("backend", ["tpool", "tpool_dispatch", "coro", "event"])
 def test_out_of_fds_backs_off_with_one_line_and_serves_again(backend: str, tmp_path: Path) -> None:
     """Past the fd limit, with clients that come back when closed, the server neither spins nor logs
     per attempt, and serves again once descriptors are free."""
@@ -182,7 +182,7 @@ def test_out_of_fds_backs_off_with_one_line_and_serves_again(backend: str, tmp_p
         assert proc.wait(15) == 0
 
 
-@pytest.mark.parametrize("backend", ["tpool", "coro", "event"])
+@pytest.mark.parametrize("backend", ["tpool", "tpool_dispatch", "coro", "event"])
 def test_at_the_fd_limit_clients_coming_and_going_make_one_episode_not_a_line_per_accept(
     backend: str, tmp_path: Path
 ) -> None:
@@ -277,7 +277,7 @@ def test_newcomers_beside_4500_busy_connections_are_answered_within_1_s(
     )
 
 
-@pytest.mark.parametrize("backend", ["tpool", "coro", "event", "calibrate"])
+@pytest.mark.parametrize("backend", ["tpool", "tpool_dispatch", "coro", "event", "calibrate"])
 def test_error_arrives_although_the_client_keeps_writing(start_server: StartServer) -> None:
     """After an oversized prefix the client writes a megabyte more: the Error still arrives, every time."""
     server = start_server()
@@ -307,7 +307,7 @@ def test_error_arrives_although_the_client_keeps_writing(start_server: StartServ
         assert error.error.code == ErrorCode.FRAME_TOO_LARGE, attempt
 
 
-@pytest.mark.parametrize("backend", ["tpool", "coro", "event", "calibrate"])
+@pytest.mark.parametrize("backend", ["tpool", "tpool_dispatch", "coro", "event", "calibrate"])
 def test_error_arrives_after_the_client_wrote_4_mib_before_reading(start_server: StartServer) -> None:
     """A client that writes its whole (oversized) request before it reads, as HTTP clients do: the
     server's lingering close lets it finish and then read the Error. 4 MiB, more than the loopback
@@ -331,7 +331,7 @@ def test_error_arrives_after_the_client_wrote_4_mib_before_reading(start_server:
         assert parse_response(got[1 : 1 + got[0]]).error.code == ErrorCode.FRAME_TOO_LARGE, attempt
 
 
-@pytest.mark.parametrize("backend", ["tpool"])
+@pytest.mark.parametrize("backend", ["tpool", "tpool_dispatch"])
 def test_sigterm_with_clients_that_never_read_exits_0_within_10_s(start_server: StartServer) -> None:
     """Issue 17.3: a 2-thread pool, 10 connections that pipeline Books without reading and 10 slowloris
     ones. On SIGTERM the pool threads blocked on them are woken and the queued ones answered without

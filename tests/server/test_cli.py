@@ -66,7 +66,7 @@ def test_registry_is_lazy_and_tpool_never_imports_uvloop() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.stdout.strip() == "False", result.stderr
-    assert set(BACKENDS) == {"tpool", "coro", "event", "calibrate"}
+    assert set(BACKENDS) == {"tpool", "tpool_dispatch", "coro", "event", "calibrate"}
     with pytest.raises(ValueError, match="unknown backend 'fibers'"):
         load_backend("fibers")
 

@@ -27,11 +27,12 @@ def _book_concurrently(clients: list[Client]) -> float:
 
 
 def test_delay_holds_a_pool_thread(backend: str, start_server: StartServer, connect: Connect) -> None:
-    """tpool: T threads, T+1 concurrent bookings take two delays; loops: 50 take about one."""
-    delay_s = 0.2 if backend == "tpool" else 0.1
+    """tpool, tpool_dispatch: T threads, T+1 concurrent bookings take two delays; loops: 50 take about one."""
+    pool = backend in ("tpool", "tpool_dispatch")
+    delay_s = 0.2 if pool else 0.1
     threads = 2
     server = start_server(delay_ms=delay_s * 1000, threads=threads)
-    if backend == "tpool":
+    if pool:
         clients = [connect(server) for _ in range(threads + 1)]
         elapsed = _book_concurrently(clients)
         assert elapsed >= 2 * delay_s
