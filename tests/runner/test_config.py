@@ -47,7 +47,10 @@ def test_default_is_thread_pool_against_coroutines(hydra_conf: None) -> None:
 def test_seed_is_the_original_experiment(hydra_conf: None) -> None:
     run = settings("+experiment=seed")
     names = ["tpool", "coro", "event"]
-    assert [b.name for b in run.backends] == names + [f"native_{n}" for n in names]  # the original's, in C++
+    # the Python servers (with the dispatching pool beside the original's), then the original's in C++
+    assert [b.name for b in run.backends] == ["tpool", "tpool_dispatch", "coro", "event"] + [
+        f"native_{n}" for n in names
+    ]
     assert (run.capacities, run.delays_ms, run.thread_counts, run.client_counts, run.mode) == (
         (5000,),
         (50,),
