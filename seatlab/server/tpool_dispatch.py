@@ -76,6 +76,7 @@ class DispatchServer:
         self.backoff = AcceptBackoff()
         self.accept_again = 0.0  # backing off: no accept before this (monotonic)
         self.conns: set[_Conn] = set()
+        self.lingering: set[_Conn] = set()  # after a framing error: closed at their linger_until
         self.answered: queue.SimpleQueue[tuple[_Conn, bytes]] = queue.SimpleQueue()
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
@@ -209,6 +210,7 @@ class DispatchServer:
                     conn.sock.shutdown(socket.SHUT_WR)
                 conn.closing = conn.linger = False  # lingering: read and discard (core.failed) until done
                 conn.linger_until = time.monotonic() + LINGER_S
+                self.lingering.add(conn)
                 self._interest(conn)
             else:
                 self._close(conn)
@@ -246,7 +248,7 @@ class DispatchServer:
         if self.accept_again and now >= self.accept_again and not self.stopping:
             self.accept_again = 0.0
             self.selector.register(self.listener, selectors.EVENT_READ, None)
-        for conn in [c for c in self.conns if c.linger_until and now >= c.linger_until]:
+        for conn in [c for c in self.lingering if now >= c.linger_until]:  # not every connection, every turn
             self._close(conn)
 
     def _refuse(self, conn: _Conn) -> None:
@@ -270,6 +272,7 @@ class DispatchServer:
         if conn not in self.conns:
             return
         self.conns.discard(conn)
+        self.lingering.discard(conn)
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(conn.sock)
         conn.sock.close()
