@@ -6,6 +6,8 @@ never imports the runner) all take these names from here.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 # a run's folder (the runner writes, the report reads)
@@ -43,67 +45,82 @@ PERCENTILES = (
 )
 """The percentiles every summary, points.csv row and report gives, in this order."""
 
-COLUMNS = [  # points.csv, in this order (runner.results fills them)
-    "job",
-    "point",
-    "repetition",
-    "backend",
-    "threads",
-    "delay_ms",
-    "capacity",
-    "clients",
-    "mode",
-    "diversity",
-    "rate",
-    "connect",
-    "duration_s",
-    "throughput_rps",
-    "bookings_rps",
-    "bound_rps",
-    "efficiency",
-    "ceiling_ratio",
-    "predicted_sellout_s",
-    "sellout_s",
-    "offered_rps",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "mean_ms",
-    "p50_censored",
-    "p90_censored",
-    "p99_censored",
-    "p999_censored",
-    "max_censored",
-    "censored",
-    "served_p50_ms",
-    "served_p90_ms",
-    "served_p99_ms",
-    "served_p999_ms",
-    "served_max_ms",
-    "served_mean_ms",
-    "answers",
-    "errors",
-    "unanswered",
-    "backlog_requests",
-    "backlog_wait_s",
-    "starved_clients",
-    "fairness",
-    "reconnects",
-    "server_cpu_pct",
-    "server_rss_mib",
-    "loadgen_cpu_pct",
-    "server_us_per_req",
-    "loadgen_us_per_req",
-    "loadgen_saturated",
-    "server_exit",
-    "server_cpus",
-    "loadgen_cpus",
-    "load_hosts",
-    "rtt_ms",
-    "elapsed_s",
-    "status",
-    "reason",
-    "point_dir",
-]
+NAN = math.nan
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointRow:
+    """One row of points.csv: its fields are the columns, in order (``COLUMNS``).
+
+    The runner builds it from the point's parameters, then from the load generator's summary and the
+    server's usage (``seatlab.runner.execute``), and serialises it only when it writes the file. A point
+    that failed before it measured anything keeps the defaults: NaN, or None (empty) for counts and flags.
+    The report reads the file back into a frame, never this type: it does not import the runner.
+    """
+
+    job: str = ""  # a multirun's job (combined.csv); empty in a job's own points.csv
+    point: int
+    repetition: int
+    backend: str
+    threads: int
+    delay_ms: float
+    capacity: int
+    clients: int
+    mode: str
+    diversity: int  # load-generator processes
+    rate: float  # offered bookings/s; NaN: a closed loop
+    connect: str
+    duration_s: float  # NaN in sell-out mode
+    throughput_rps: float = NAN  # answers/s in the window
+    bookings_rps: float = NAN
+    bound_rps: float  # Little's law (with the load hosts' round trip, when the load ran elsewhere)
+    efficiency: float = NAN
+    ceiling_ratio: float = NAN  # filled when the file is written: it compares rows
+    predicted_sellout_s: float
+    sellout_s: float = NAN
+    offered_rps: float = NAN  # bookings/s
+    p50_ms: float = NAN
+    p90_ms: float = NAN
+    p99_ms: float = NAN
+    p999_ms: float = NAN
+    max_ms: float = NAN
+    mean_ms: float = NAN
+    p50_censored: bool | None = None  # the percentile falls on an unanswered request's age: a lower bound
+    p90_censored: bool | None = None
+    p99_censored: bool | None = None
+    p999_censored: bool | None = None
+    max_censored: bool | None = None
+    censored: int | None = None
+    served_p50_ms: float = NAN  # the answered requests only
+    served_p90_ms: float = NAN
+    served_p99_ms: float = NAN
+    served_p999_ms: float = NAN
+    served_max_ms: float = NAN
+    served_mean_ms: float = NAN
+    answers: int | None = None
+    errors: int | None = None
+    unanswered: int | None = None
+    backlog_requests: int | None = None
+    backlog_wait_s: float = NAN
+    starved_clients: int | None = None
+    fairness: float = NAN  # Jain's index over the clients' seats
+    reconnects: int | None = None
+    server_cpu_pct: float = NAN
+    server_rss_mib: float = NAN
+    loadgen_cpu_pct: float = NAN
+    server_us_per_req: float = NAN
+    loadgen_us_per_req: float = NAN
+    loadgen_saturated: bool | None = None
+    server_exit: int | None = None
+    server_cpus: str  # ``0-7``; empty: unpinned
+    loadgen_cpus: str
+    load_hosts: str = ""  # ``name@ip;...`` of the hosts that ran the load; empty: here
+    rtt_ms: float = NAN
+    elapsed_s: float = NAN
+    status: str = "failed"
+    reason: str = ""
+    point_dir: str
+
+
+COLUMNS = [f.name for f in fields(PointRow)]
+"""points.csv's columns, in order."""

@@ -4,7 +4,8 @@ A leaf module (nothing of seatlab's imported, nothing heavy): the server takes i
 from here (``seatlab.server.backends``, uvicorn's ``LOOP_FACTORIES`` idea), the runner its names,
 ``seatlab.native`` the C++ servers it builds, the conformance suite which ones are fixed-answer
 servers. A backend's Hydra config (``conf/backend/NAME.yaml``) adds what a run may change: its
-label, its bound and, for an external server, its command.
+label and, for a C++ server, its command. Only an external server's config states a bound: a
+registered backend's follows from its model, here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Backend:
     """The concurrency model, in words."""
     bound: str
     """What Little's law bounds: ``threads`` (a thread per connection), ``clients``, or ``none`` (a
-    fixed-answer server; ``conf/backend/NAME.yaml`` says the same, and a test holds them together)."""
+    fixed-answer server). The runner takes it from here (``seatlab.runner.schema``)."""
     serve: str | None = None
     """A Python backend's ``module:function`` (``python -m seatlab.server --backend NAME``)."""
     native: str | None = None

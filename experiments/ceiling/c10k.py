@@ -86,7 +86,7 @@ def measure(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         t = proc.cpu_times()
         cpu[1] = t.user + t.system
         wall = time.monotonic() - wall0
-    rps = float(summary["throughput_rps"])
+    rps = summary.throughput_rps
     server_cpu_pct = 100 * (cpu[1] - cpu[0]) / wall
     return {
         "backend": backend,
@@ -94,16 +94,16 @@ def measure(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "clients": args.clients,
         "rps": rps,
         "bound_rps": args.clients / (delay / 1000) if delay else None,
-        "connections": summary.get("connections"),
-        "starved_clients": summary.get("starved_clients"),
-        "errors": summary.get("errors"),
-        "unanswered": summary.get("unanswered"),
-        "p50_ms": summary["latency_ms"].get("p50"),
-        "p99_ms": summary["latency_ms"].get("p99"),
+        "connections": summary.connections,
+        "starved_clients": summary.starved_clients,
+        "errors": summary.errors,
+        "unanswered": summary.unanswered,
+        "p50_ms": summary.latency_ms.p50,
+        "p99_ms": summary.latency_ms.p99,
         "server_cpu_pct": server_cpu_pct,  # over the whole load run (connect, warm-up, window, drain)
         "server_us_per_req": server_cpu_pct / 100 * 1e6 / rps if rps else None,
-        "loadgen_cpu_pct": summary.get("loadgen_cpu_pct"),
-        "loadgen_us_per_req": summary.get("loadgen_cpu_us_per_answer"),
+        "loadgen_cpu_pct": summary.loadgen_cpu_pct,
+        "loadgen_us_per_req": summary.loadgen_cpu_us_per_answer,
         "rss_idle_mib": idle / 2**20,
         "rss_peak_mib": peak[0] / 2**20,
         "kib_per_connection": (peak[0] - idle) / args.clients / 1024,

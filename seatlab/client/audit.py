@@ -15,7 +15,29 @@ audit assumes the run owns the server: nobody else books meanwhile.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit's verdict (summary.json's ``audit``): ok True, False (the server broke a rule: the run is
+    worthless) or None (not checked: no end Stats, or a fixed-answer server that keeps no seats)."""
+
+    ok: bool | None
+    confirmed: int
+    server_booked: int | None
+    expected_booked: int | None
+    message: str
+
+
+NOT_AUDITED = Audit(
+    ok=None,
+    confirmed=0,
+    server_booked=None,
+    expected_booked=None,
+    message="the server answers Stats with a Seat (a calibration target that keeps no seats): answers were "
+    "counted, not checked, and nothing was audited",
+)
 
 
 def audit_sellout(
@@ -26,7 +48,7 @@ def audit_sellout(
     unanswered: int,
     completed: bool,
     reported: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> Audit:
     """Audit a sell-out run; ``confirmed`` holds (seat number, uuid, client) of every Seat answer."""
     problems = list(reported)
     by_number: dict[int, tuple[str, int]] = {}
@@ -65,7 +87,7 @@ def audit_duration(
     end: tuple[int, int] | None,
     unanswered: int,
     reported: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> Audit:
     """Audit a duration run; ``held`` is (seat number, uuid) still held by this run's clients at the end."""
     problems = list(reported)
     by_number: dict[int, str] = {}
@@ -102,7 +124,7 @@ def _stats_problems(
 
 def _verdict(
     problems: list[str], confirmed: int, server_booked: int | None, expected: int, have_end: bool
-) -> dict[str, Any]:
+) -> Audit:
     if problems:
         ok: bool | None = False
         message = "; ".join(problems[:20]) + (
@@ -114,10 +136,6 @@ def _verdict(
     else:
         ok = True
         message = f"{confirmed} confirmed seats distinct and in range; Stats agrees ({server_booked} booked)"
-    return {
-        "ok": ok,
-        "confirmed": confirmed,
-        "server_booked": server_booked,
-        "expected_booked": expected,
-        "message": message,
-    }
+    return Audit(
+        ok=ok, confirmed=confirmed, server_booked=server_booked, expected_booked=expected, message=message
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
@@ -72,19 +72,66 @@ def merge(parts: Iterable[bytes | HdrHistogram]) -> HdrHistogram:
     return total
 
 
-def latency_summary_ms(h: HdrHistogram) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Latency:
+    """A latency distribution read off a histogram, in milliseconds (summary.json's ``served_latency_ms``).
+
+    One attribute per reported percentile (``outputs.PERCENTILES``' names), the mean and the count;
+    the values are None when nothing was recorded.
+    """
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    p999: float | None
+    max: float | None
+    mean: float | None
+    count: int
+
+    def at(self, name: str) -> float | None:
+        """The value of the percentile named ``name`` (``p99``, ``max``; see ``outputs.PERCENTILES``)."""
+        if name not in _PERCENTILE_NAMES:
+            raise KeyError(f"no percentile {name!r}; known: {', '.join(_PERCENTILE_NAMES)}")
+        value: float | None = getattr(self, name)
+        return value
+
+
+@dataclass(frozen=True)
+class CensoredLatency(Latency):
+    """Every request the window counts (summary.json's ``latency_ms``): the answered ones at their latency
+    and the unanswered ones at their age when it closed.
+
+    ``censored``: how many values are such ages; ``lower_bound``: per percentile name, True where the
+    value falls on one of them, so the true percentile is at least that.
+    """
+
+    censored: int
+    lower_bound: dict[str, bool]
+
+
+_PERCENTILE_NAMES = tuple(p.name for p in outputs.PERCENTILES)
+
+
+def latency_summary_ms(h: HdrHistogram) -> Latency:
     """p50, p90, p99, p999, max, mean (milliseconds) and count; values None when empty."""
     count = h.get_total_count()
-    out: dict[str, Any] = {}
-    for name, pct in PERCENTILES:
-        out[name] = h.get_value_at_percentile(pct) / 1000.0 if count else None
-    out["max"] = h.get_max_value() / 1000.0 if count else None
-    out["mean"] = h.get_mean_value() / 1000.0 if count else None
-    out["count"] = count
-    return out
+
+    def ms(value: float) -> float | None:
+        return value / 1000.0 if count else None
+
+    p50, p90, p99, p999 = (ms(h.get_value_at_percentile(quantile)) for _, quantile in PERCENTILES)
+    return Latency(
+        p50=p50,
+        p90=p90,
+        p99=p99,
+        p999=p999,
+        max=ms(h.get_max_value()),
+        mean=ms(h.get_mean_value()),
+        count=count,
+    )
 
 
-def with_censored(served: HdrHistogram, censored: HdrHistogram) -> tuple[HdrHistogram, dict[str, Any]]:
+def with_censored(served: HdrHistogram, censored: HdrHistogram) -> tuple[HdrHistogram, CensoredLatency]:
     """The distribution of every request (served + censored) and its summary.
 
     The summary is ``latency_summary_ms`` of the sum plus ``censored`` (how
@@ -93,12 +140,11 @@ def with_censored(served: HdrHistogram, censored: HdrHistogram) -> tuple[HdrHist
     one, so the true percentile is at least that.
     """
     total = merge([served, censored])
-    out = latency_summary_ms(total)
-    out["censored"] = censored.get_total_count()
-    out["lower_bound"] = {
+    lower_bound = {
         name: falls_on_censored(total, censored, pct) for name, pct in (*PERCENTILES, ("max", 100.0))
     }
-    return total, out
+    every = latency_summary_ms(total)
+    return total, CensoredLatency(**vars(every), censored=censored.get_total_count(), lower_bound=lower_bound)
 
 
 def falls_on_censored(total: HdrHistogram, censored: HdrHistogram, percentile: float) -> bool:

@@ -7,13 +7,16 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdrh.histogram import HdrHistogram
 
 from seatlab import outputs
 from seatlab.client import histogram
 from seatlab.files import write_atomic
+
+if TYPE_CHECKING:
+    from seatlab.client.summary import Summary
 
 HISTOGRAM_FILE = outputs.ALL_HDR
 SERVED_HISTOGRAM_FILE = outputs.SERVED_HDR
@@ -37,7 +40,7 @@ def jain_index(values: list[int]) -> float | None:
 
 def write_outputs(
     out_dir: Path,
-    summary: dict[str, Any],
+    summary: Summary,
     rows: list[dict[str, Any]],
     histograms: dict[str, HdrHistogram],
 ) -> None:
@@ -56,7 +59,7 @@ def write_outputs(
         dict_writer.writeheader()
         for row in rows:
             dict_writer.writerow({k: ("" if row[k] is None else row[k]) for k in CLIENT_COLUMNS})
-    write_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    write_atomic(out_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2, sort_keys=False) + "\n")
 
 
 def created_at() -> str:
@@ -64,58 +67,58 @@ def created_at() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def human_summary(s: dict[str, Any]) -> str:
+def human_summary(s: Summary) -> str:
     """A few lines for a person at a terminal."""
-    loop = "closed loop" if s["rate"] is None else f"open loop {s['rate']:g}/s ({s['params']['schedule']})"
-    lat = s["latency_ms"]
+    loop = "closed loop" if s.rate is None else f"open loop {s.rate:g}/s ({s.params['schedule']})"
+    lat = s.latency_ms
 
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.2f}"
 
     lines = [
         (
-            f"seatlab load: {s['mode']}, {s['clients']} clients in {s['diversity']} processes, {loop}, "
-            f"{s['connect']} connections"
+            f"seatlab load: {s.mode}, {s.clients} clients in {s.diversity} processes, {loop}, "
+            f"{s.connect} connections"
         ),
     ]
-    if s["mode"] == "sellout":
-        sold = "not reached" if s["sellout_s"] is None else f"{s['sellout_s']:.3f} s"
-        lines.append(f"sold out: {sold} (capacity {s['capacity']}, {s['seats']} seats confirmed)")
+    if s.mode == "sellout":
+        sold = "not reached" if s.sellout_s is None else f"{s.sellout_s:.3f} s"
+        lines.append(f"sold out: {sold} (capacity {s.capacity}, {s.seats} seats confirmed)")
     lines.append(
-        f"window {s['window_s']:.2f} s: {s['answers']} answers ({s['throughput_rps']:.1f}/s), "
-        f"bookings {s['bookings_rps']:.1f}/s; errors {s['errors']}; reconnects {s['reconnects']}; "
-        f"unanswered {s['unanswered']} (max wait {ms(s['unanswered_max_wait_ms'])} ms); "
-        f"starved clients {s['starved_clients']}"
+        f"window {s.window_s:.2f} s: {s.answers} answers ({s.throughput_rps:.1f}/s), "
+        f"bookings {s.bookings_rps:.1f}/s; errors {s.errors}; reconnects {s.reconnects}; "
+        f"unanswered {s.unanswered} (max wait {ms(s.unanswered_max_wait_ms)} ms); "
+        f"starved clients {s.starved_clients}"
     )
 
     def at_least(name: str) -> str:
-        return (">=" if lat["lower_bound"][name] else "") + ms(lat[name])
+        return (">=" if lat.lower_bound[name] else "") + ms(lat.at(name))
 
-    served = s["served_latency_ms"]
+    served = s.served_latency_ms
     lines.append(
-        f"latency ms (every Book the window counts, {lat['count']}; {lat['censored']} still waiting when it "
+        f"latency ms (every Book the window counts, {lat.count}; {lat.censored} still waiting when it "
         f"closed, at their age then; >= marks a lower bound): p50 {at_least('p50')}  p90 {at_least('p90')}  p99 {at_least('p99')}  "
         f"p99.9 {at_least('p999')}  max {at_least('max')}"
     )
     lines.append(
-        f"served latency ms (answered only, {served['count']}): p50 {ms(served['p50'])}  "
-        f"p99 {ms(served['p99'])}  max {ms(served['max'])}"
+        f"served latency ms (answered only, {served.count}): p50 {ms(served.p50)}  "
+        f"p99 {ms(served.p99)}  max {ms(served.max)}"
     )
-    jain = "-" if s["fairness_jain"] is None else f"{s['fairness_jain']:.3f}"
+    jain = "-" if s.fairness_jain is None else f"{s.fairness_jain:.3f}"
     lines.append(
-        f"fairness: Jain {jain}, least-served client {s['min_client_answers']} answers; "
-        f"load generator CPU {s['loadgen_cpu_pct']:.0f}% of a core"
-        + (" -- SATURATED: the load generator may be the limit" if s["loadgen_saturated"] else "")
+        f"fairness: Jain {jain}, least-served client {s.min_client_answers} answers; "
+        f"load generator CPU {s.loadgen_cpu_pct:.0f}% of a core"
+        + (" -- SATURATED: the load generator may be the limit" if s.loadgen_saturated else "")
     )
-    if s["backlog_requests"]:
+    if s.backlog_requests:
         lines.append(
-            f"backlog: {s['backlog_requests']} requests still outstanding when the run ended; "
-            f"{s['backlog_answered']} answered in the {s['backlog_wait_s']:.1f} s waited after it "
-            f"({s['backlog_outcome']}; counted at their age when the window closed)"
+            f"backlog: {s.backlog_requests} requests still outstanding when the run ended; "
+            f"{s.backlog_answered} answered in the {s.backlog_wait_s:.1f} s waited after it "
+            f"({s.backlog_outcome}; counted at their age when the window closed)"
         )
-    audit = s["audit"]
-    verdict = {True: "ok", False: "FAILED", None: "not checked"}[audit["ok"]]
-    lines.append(f"audit: {verdict}: {audit['message']}")
-    for warning in s["warnings"]:
+    audit = s.audit
+    verdict = {True: "ok", False: "FAILED", None: "not checked"}[audit.ok]
+    lines.append(f"audit: {verdict}: {audit.message}")
+    for warning in s.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

@@ -15,9 +15,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 from seatlab.client.control import Failure, FromWorker, Plan, ToWorker, WorkerPlan
 from seatlab.client.result import WorkerResult
@@ -26,6 +27,26 @@ from seatlab.harness.children import end_child
 
 _EXIT_GRACE_S = 5.0
 _TERM_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """One host that ran load processes (summary.json's ``load_hosts``): who, which processes and how many
+    clients, its round trip to the server (the median and the least of ``rtt_samples`` TCP connects), and
+    its clock against the runner's."""
+
+    hostname: str
+    ip: str
+    node_id: str
+    cpus: int
+    workers: list[int]
+    clients: int
+    rtt_ms: float | None
+    rtt_min_ms: float | None
+    rtt_samples: int
+    offset_ms: float
+    uncertainty_ms: float
+    shared_clock: bool
 
 
 class LoadGroup(Protocol):
@@ -42,7 +63,7 @@ class LoadGroup(Protocol):
     def running(self) -> list[int]: ...
     def receive(self, among: list[int], timeout_s: float) -> list[FromWorker]: ...
     def send(self, message: ToWorker) -> None: ...
-    def describe(self) -> list[dict[str, Any]] | None: ...
+    def describe(self) -> list[HostReport] | None: ...
 
 
 LoadFactory = Callable[[list[WorkerPlan], bool], LoadGroup]
@@ -119,7 +140,7 @@ class LoadProcesses:
             with contextlib.suppress(OSError):
                 self.pipes[i].send(message)
 
-    def describe(self) -> list[dict[str, Any]] | None:
+    def describe(self) -> list[HostReport] | None:
         """Where the load ran: here (None; the summary then names no hosts)."""
         return None
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 from time import perf_counter_ns
-from typing import Any, TextIO
+from typing import TextIO
 
 from seatlab.client import output
 from seatlab.client.answers import SEAT
@@ -32,7 +32,7 @@ from seatlab.client.probe import NotStatsError, read_stats
 from seatlab.client.processes import LoadFactory, LoadGroup, LoadProcesses
 from seatlab.client.result import BACKLOG_QUIET_S, WorkerResult, merge_all
 from seatlab.client.spec import AuditError, FailedRunError, LoadError, LoadSpec
-from seatlab.client.summary import RunFacts, summarize
+from seatlab.client.summary import RunFacts, Summary, summarize
 from seatlab.modes import Connect, Mode, Schedule
 
 _READY_GRACE_S = 60.0
@@ -73,7 +73,7 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True)
     return plans
 
 
-def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any]:
+def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> Summary:
     """Run the load described by ``spec`` (its processes made by ``load``); write the outputs and
     return the summary.
 
@@ -105,7 +105,7 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any
         except NotStatsError as exc:
             hint = (
                 " (a fixed-answer calibration target, which books nothing? say so: --fixed-answer, or "
-                "bound: none in its backend config)"
+                "bound: none in an external server's config)"
                 if exc.kind == SEAT
                 else ""
             )
@@ -137,14 +137,13 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any
         refill=refill_mode(spec, capacity, booked_before) if checked else None,
     )  # fmt: skip
     result = merge_all(list(run.results.values()))
-    typed, histograms = summarize(spec, facts, result, capacity if checked else None, booked_before, end)
-    summary = typed.to_json()
-    if hosts is not None:
-        summary["load_hosts"] = hosts
+    summary, histograms = summarize(
+        spec, facts, result, capacity if checked else None, booked_before, end, hosts
+    )
     output.write_outputs(out_dir, summary, result.clients, histograms)
-    if summary["audit"]["ok"] is False:
-        raise AuditError(f"audit failed: {summary['audit']['message']}", summary)
-    if summary["answers"] == 0:
+    if summary.audit.ok is False:
+        raise AuditError(f"audit failed: {summary.audit.message}", summary)
+    if summary.answers == 0:
         scope = "in the run" if spec.mode == Mode.sellout else "in the measured window"
         failures.insert(0, f"it measured nothing: 0 answers {scope} ({_error_counts(summary)})")
     if failures:
@@ -152,11 +151,11 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> dict[str, Any
     return summary
 
 
-def _error_counts(summary: dict[str, Any]) -> str:
+def _error_counts(summary: Summary) -> str:
     """What went wrong instead, in a few words: the error counts and the first example."""
-    kinds = ", ".join(f"{n} {k}" for k, n in summary["errors_by_kind"].items() if n) or "no errors"
-    example = summary["error_examples"][0] if summary["error_examples"] else None
-    return f"{kinds}; {summary['reconnects']} reconnects" + (f"; first: {example}" if example else "")
+    kinds = ", ".join(f"{n} {k}" for k, n in summary.errors_by_kind.items() if n) or "no errors"
+    example = summary.error_examples[0] if summary.error_examples else None
+    return f"{kinds}; {summary.reconnects} reconnects" + (f"; first: {example}" if example else "")
 
 
 class _Run:

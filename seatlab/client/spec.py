@@ -6,9 +6,12 @@ import math
 import resource
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seatlab.modes import Connect, Mode, Schedule, words
+
+if TYPE_CHECKING:
+    from seatlab.client.summary import Summary
 
 MODES = words(Mode)
 SCHEDULES = words(Schedule)
@@ -33,7 +36,7 @@ class AuditError(Exception):
     ``summary`` is the run's summary (already written to the out dir) with ``audit.ok`` False.
     """
 
-    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, summary: Summary | None = None) -> None:
         super().__init__(message)
         self.summary = summary
 
@@ -50,7 +53,7 @@ class FailedRunError(LoadError):
 
     EXIT_CODE = 4
 
-    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, summary: Summary | None = None) -> None:
         super().__init__(message, exit_code=self.EXIT_CODE)
         self.summary = summary
 

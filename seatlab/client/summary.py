@@ -9,19 +9,24 @@ summary.json; its ``schema_version`` and the history below change together.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram, output
-from seatlab.client.audit import audit_duration, audit_sellout
+from seatlab.client.audit import NOT_AUDITED, Audit, audit_duration, audit_sellout
+from seatlab.client.histogram import CensoredLatency, Latency
+from seatlab.client.processes import HostReport
 from seatlab.client.result import BACKLOG_QUIET_S, WorkerResult
 from seatlab.client.spec import LoadSpec
 from seatlab.machine import machine_info
 from seatlab.modes import Mode
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+READS = (3, 4)
+"""The schema versions ``Summary.from_json`` reads (3: without ``load_hosts``)."""
 # summary.json history:
 #   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
 #      fairness, latency_ms, load-generator CPU, audit, machine, params).
@@ -35,6 +40,8 @@ SCHEMA_VERSION = 3
 #      pool's queued connections), so that the audit's end Stats is not queued behind them. Those
 #      answers change no figure: they count at their age when the window closed, as before.
 #      unanswered counts only the requests never answered.
+#   4: load_hosts always present (null: the load ran here; before, the key was there only for a load
+#      run on other hosts). The same content, read back by ``Summary.from_json``.
 
 SATURATED_PCT = 85.0
 """A load process above this share of one core may be the bottleneck, not the server."""
@@ -100,27 +107,74 @@ class Summary:
     min_client_answers: int
     max_client_answers: int
     min_client_seats: int
-    latency_ms: dict[str, Any]
-    served_latency_ms: dict[str, Any]
+    latency_ms: CensoredLatency
+    served_latency_ms: Latency
     loadgen_cpu_pct: float
     loadgen_cpu_pct_by_process: list[float]
     loadgen_saturated: bool
     loadgen_parent_cpu_pct: float
     loadgen_cpu_kernel_share: float | None
     loadgen_cpu_us_per_answer: float | None
-    audit: dict[str, Any]
+    audit: Audit
     histogram_file: str
     served_histogram_file: str
     censored_histogram_file: str
     clients_file: str
     percentiles_file: str
     warnings: list[str]
-    machine: dict[str, Any]
-    params: dict[str, Any]
+    machine: Mapping[str, object]
+    params: Mapping[str, object]
+    load_hosts: list[HostReport] | None
+    """The hosts that ran the load (``seatlab.cluster``); None: this machine."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """Exactly summary.json's content, ``schema_version`` first."""
-        return {"schema_version": SCHEMA_VERSION, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        return {"schema_version": SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Summary:
+        """A summary.json's content as a ``Summary`` (schema 3 or 4); ``SummaryError`` names what does not fit."""
+        version = data.get("schema_version")
+        if version not in READS:
+            raise SummaryError(
+                f"summary.json schema_version {version!r}: this seatlab reads {' and '.join(map(str, READS))}"
+            )
+        values: dict[str, Any] = dict(data)  # checked key by key below, then by the dataclasses
+        values.pop("schema_version")
+        values.setdefault("load_hosts", None)  # schema 3
+        names = {f.name for f in fields(cls)}
+        if missing := sorted(names - values.keys()):
+            raise SummaryError(f"summary.json (schema {version}) lacks {', '.join(missing)}")
+        if unknown := sorted(values.keys() - names):
+            raise SummaryError(
+                f"summary.json (schema {version}) has keys no Summary holds: {', '.join(unknown)}"
+            )
+        try:
+            values["latency_ms"] = CensoredLatency(**_mapping(values["latency_ms"]))
+            values["served_latency_ms"] = Latency(**_mapping(values["served_latency_ms"]))
+            values["audit"] = Audit(**_mapping(values["audit"]))
+            hosts = values["load_hosts"]
+            if hosts is not None:
+                values["load_hosts"] = [HostReport(**_mapping(h)) for h in _sequence(hosts)]
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise SummaryError(f"summary.json (schema {version}): {exc}") from exc
+
+
+class SummaryError(ValueError):
+    """A stored summary that this version cannot read: another schema, or keys missing or unknown."""
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return {str(k): v for k, v in value.items()}
+
+
+def _sequence(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
 
 
 def summarize(
@@ -130,6 +184,7 @@ def summarize(
     capacity: int | None,
     booked_before: int,
     end: tuple[int, int] | None,
+    load_hosts: list[HostReport] | None = None,
 ) -> tuple[Summary, dict[str, HdrHistogram]]:
     """The summary, and the histograms to save by file name.
 
@@ -197,11 +252,7 @@ def summarize(
         print(f"warning: {message}", file=sys.stderr)
     reported = result.violations + facts.live_violations
     if capacity is None:
-        audit = {
-            "ok": None, "confirmed": 0, "server_booked": None, "expected_booked": None,
-            "message": "the server answers Stats with a Seat (a calibration target that keeps no seats): "
-            "answers were counted, not checked, and nothing was audited",
-        }  # fmt: skip
+        audit = NOT_AUDITED
         warnings.append("calibration target: answers not checked, no refill cancels, no audit")
     elif spec.mode == Mode.sellout:
         audit = audit_sellout(
@@ -277,6 +328,7 @@ def summarize(
         warnings=warnings,
         machine=machine_info(),
         params=_params(spec, facts.refill, capacity is None),
+        load_hosts=load_hosts,
     )
     histograms = {
         output.HISTOGRAM_FILE: every,
@@ -292,7 +344,7 @@ def backlog_outcome(outcomes: tuple[str, ...]) -> str:
     return next((o for o in order if o in outcomes), "none")
 
 
-def _params(spec: LoadSpec, refill: str | None, calibration_target: bool) -> dict[str, Any]:
+def _params(spec: LoadSpec, refill: str | None, calibration_target: bool) -> dict[str, object]:
     """The run's parameters, and in words what its figures count."""
     return {
         **spec.as_params(),

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from seatlab.client.control import Failure, FromWorker, ToWorker, WorkerPlan
+from seatlab.client.processes import HostReport
 from seatlab.client.result import WorkerResult
 from seatlab.client.spec import LoadError
 from seatlab.cluster.clock import SHARED, ClockOffset, boot_id, estimate_offset, from_host, to_host
@@ -212,24 +213,27 @@ class RemoteLoad:
         facts = self.hosts[i].facts
         return f"{facts.hostname} ({facts.ip})"
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[HostReport]:
         """The summary's ``load_hosts``: each host, its workers, its round trip to the server, its clock."""
         out = []
         for i, host in enumerate(self.hosts):
             trips = self.rtt_ns[i] if i < len(self.rtt_ns) else []
+            clock = host.clock
             out.append(
-                {
-                    "hostname": host.facts.hostname,
-                    "ip": host.facts.ip,
-                    "node_id": host.facts.node_id,
-                    "cpus": host.facts.cpus,
-                    "workers": [w for w, owner in self.owner.items() if owner == i],
-                    "clients": sum(p.clients for p in self.plans if self.owner[p.worker] == i),
-                    "rtt_ms": statistics.median(trips) / 1e6 if trips else None,
-                    "rtt_min_ms": min(trips) / 1e6 if trips else None,
-                    "rtt_samples": len(trips),
-                    **host.clock.to_json(),
-                }
+                HostReport(
+                    hostname=host.facts.hostname,
+                    ip=host.facts.ip,
+                    node_id=host.facts.node_id,
+                    cpus=host.facts.cpus,
+                    workers=[w for w, owner in self.owner.items() if owner == i],
+                    clients=sum(p.clients for p in self.plans if self.owner[p.worker] == i),
+                    rtt_ms=statistics.median(trips) / 1e6 if trips else None,
+                    rtt_min_ms=min(trips) / 1e6 if trips else None,
+                    rtt_samples=len(trips),
+                    offset_ms=clock.offset_ns / 1e6,
+                    uncertainty_ms=clock.uncertainty_ns / 1e6,
+                    shared_clock=clock.shared,
+                )
             )
         return out
 

@@ -19,119 +19,168 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from seatlab.modes import Mode
+from seatlab.outputs import PointRow
 from seatlab.runner.cpus import cpu_ranges
-from seatlab.runner.points import SweepPoint, bound_rps, offered_answers_rps, point_bound_rps
-from seatlab.runner.results import measurements, write_json
+from seatlab.runner.points import SweepPoint, bound_rps, offered_answers_rps
+from seatlab.runner.results import write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
 from seatlab.runner.schema import SeatlabConfig
 
 if TYPE_CHECKING:
     from seatlab.client import LoadSpec
-    from seatlab.client.processes import LoadFactory
+    from seatlab.client.processes import HostReport, LoadFactory
+    from seatlab.client.summary import Summary
 
 
-def point_params(point: SweepPoint, config: SeatlabConfig) -> dict[str, Any]:
-    """The row's parameter columns and Little's law's bound for them (and where each side ran: a
-    multirun may sweep ``cpus``, so the rows say it beside metadata.json)."""
-    bound = point_bound_rps(point, config.mode)
+def point_params(
+    point: SweepPoint, config: SeatlabConfig, point_dir: str, rtt_ms: float = math.nan
+) -> PointRow:
+    """The row of a point before it is measured: its parameters, Little's law's bound for them, and where
+    each side ran (a multirun may sweep ``cpus``, so the rows say it beside metadata.json).
+
+    ``rtt_ms``: the load hosts' round trip to the server, when the load ran on other hosts: each request
+    also spends it on the wire, so the bound is ``L / (delay + RTT)``.
+    """
+    offered = offered_answers_rps(point.rate, config.mode)
+    delay_ms = point.delay_ms + (0.0 if math.isnan(rtt_ms) else rtt_ms)
+    bound = bound_rps(point.backend.bound, point.clients, point.threads, delay_ms, offered)
     sellout = config.mode is Mode.sellout
     pinning = config.pinning
-    return {
-        "point": point.index,
-        "repetition": point.repetition,
-        "backend": point.backend.name,
-        "threads": point.threads,
-        "delay_ms": point.delay_ms,
-        "capacity": point.capacity,
-        "clients": point.clients,
-        "mode": str(config.mode),
-        "diversity": processes(point, config),
-        "rate": math.nan if point.rate is None else point.rate,
-        "connect": str(config.connect),
-        "duration_s": math.nan if sellout else config.duration,
-        "bound_rps": bound,
-        "predicted_sellout_s": point.capacity / bound if sellout and bound > 0 else math.nan,
-        "server_cpus": "" if pinning.server is None else cpu_ranges(pinning.server),
-        "loadgen_cpus": "" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
-    }
+    return PointRow(
+        point=point.index,
+        repetition=point.repetition,
+        backend=point.backend.name,
+        threads=point.threads,
+        delay_ms=point.delay_ms,
+        capacity=point.capacity,
+        clients=point.clients,
+        mode=str(config.mode),
+        diversity=load_process_count(point, config),
+        rate=math.nan if point.rate is None else point.rate,
+        connect=str(config.connect),
+        duration_s=math.nan if sellout else config.duration,
+        bound_rps=bound,
+        predicted_sellout_s=point.capacity / bound if sellout and bound > 0 else math.nan,
+        server_cpus="" if pinning.server is None else cpu_ranges(pinning.server),
+        loadgen_cpus="" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
+        rtt_ms=rtt_ms,
+        point_dir=point_dir,
+    )
 
 
-def processes(point: SweepPoint, config: SeatlabConfig) -> int:
+def load_process_count(point: SweepPoint, config: SeatlabConfig) -> int:
     """Load-generator processes: `diversity`, but never more than there are clients to spread over them."""
     return min(config.diversity, point.clients)
 
 
-def run_point(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measured:
+    """What a point's run gave: the load generator's summary (with its own verdict, ``error``, when it
+    failed the run), the server's usage and its exit status after SIGTERM."""
+
+    summary: Summary
+    error: Exception | None
+    usage: ServerUsage
+    exit_code: int
+
+
+def run_point(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> PointRow:
     """Run one point; never raises for a failure of the point itself (KeyboardInterrupt still stops the sweep)."""
     point_dir.mkdir(parents=True, exist_ok=True)
-    row: dict[str, Any] = point_params(point, config)
-    row["point_dir"] = point_dir.name
     started = time.monotonic()
     try:
-        summary, error, usage, exit_code = _measure(point, config, point_dir)
+        measured = _measure(point, config, point_dir)
     except Exception as exc:
         reason = _reason(exc) + _log_hint(point_dir)
-        row.update(status="failed", reason=reason, elapsed_s=time.monotonic() - started)
-        write_json({"status": "failed", "reason": row["reason"]}, point_dir / "point.json")
-        return row
-    row.update(point_row(row, summary, error, usage, exit_code))
-    row.update(across_hosts(row, summary, point, config))
-    write_json({"status": row["status"], "reason": row["reason"]}, point_dir / "point.json")
+        row = replace(
+            point_params(point, config, point_dir.name),
+            status="failed",
+            reason=reason,
+            elapsed_s=time.monotonic() - started,
+        )
+    else:
+        hosts = measured.summary.load_hosts
+        params = point_params(point, config, point_dir.name, rtt_ms=hosts_rtt_ms(hosts))
+        row = point_row(params, measured)
+    write_json({"status": row.status, "reason": row.reason}, point_dir / "point.json")
     return row
 
 
-def point_row(
-    params: dict[str, Any],
-    summary: dict[str, Any],
-    error: Exception | None,
-    usage: ServerUsage,
-    exit_code: int,
-) -> dict[str, Any]:
-    """A measured point's columns: the summary's figures, the server's usage, and ok or failed with the
-    reasons (`error`: the load generator's own verdict, whose summary these figures are)."""
-    row = {**params, **measurements(summary)}
-    if math.isnan(row["offered_rps"]):  # a load generator older than summary schema 2: the configured rate
-        row["offered_rps"] = params["rate"]
-    row.update(server_cpu_pct=usage.cpu_pct, server_rss_mib=usage.peak_rss_mib, server_exit=exit_code)
-    row["efficiency"] = efficiency(row, row["bound_rps"])
-    row.update(cpu_per_request(row))
-    status, reason = judge_point(summary, exit_code)
-    if error is not None:
-        own = _reason(error)
+def point_row(params: PointRow, measured: Measured) -> PointRow:
+    """A measured point's row: its parameters, the summary's figures, the server's usage, and ok or failed
+    with the reasons (``measured.error``: the load generator's own verdict, whose summary these figures are)."""
+    summary = measured.summary
+    every = summary.latency_ms
+    served = summary.served_latency_ms
+    status, reason = judge_point(summary, measured.exit_code)
+    if measured.error is not None:
+        own = _reason(measured.error)
         status, reason = "failed", own if not reason or reason in own else f"{own}; {reason}"
-    row.update(status=status, reason=reason)
-    return row
+    usage = measured.usage
+    throughput = summary.throughput_rps
+    return replace(
+        params,
+        throughput_rps=throughput,
+        bookings_rps=summary.bookings_rps,
+        efficiency=efficiency(params, throughput, summary.bookings_rps),
+        sellout_s=_number(summary.sellout_s),
+        offered_rps=_number(summary.offered_rps),
+        p50_ms=_number(every.p50),
+        p90_ms=_number(every.p90),
+        p99_ms=_number(every.p99),
+        p999_ms=_number(every.p999),
+        max_ms=_number(every.max),
+        mean_ms=_number(every.mean),
+        p50_censored=every.lower_bound["p50"],
+        p90_censored=every.lower_bound["p90"],
+        p99_censored=every.lower_bound["p99"],
+        p999_censored=every.lower_bound["p999"],
+        max_censored=every.lower_bound["max"],
+        censored=every.censored,
+        served_p50_ms=_number(served.p50),
+        served_p90_ms=_number(served.p90),
+        served_p99_ms=_number(served.p99),
+        served_p999_ms=_number(served.p999),
+        served_max_ms=_number(served.max),
+        served_mean_ms=_number(served.mean),
+        answers=summary.answers,
+        errors=summary.errors,
+        unanswered=summary.unanswered,
+        backlog_requests=summary.backlog_requests,
+        backlog_wait_s=summary.backlog_wait_s,
+        starved_clients=summary.starved_clients,
+        fairness=_number(summary.fairness_jain),
+        reconnects=summary.reconnects,
+        server_cpu_pct=usage.cpu_pct,
+        server_rss_mib=usage.peak_rss_mib,
+        loadgen_cpu_pct=summary.loadgen_cpu_pct,
+        server_us_per_req=us_per_request(usage.cpu_pct, throughput),
+        loadgen_us_per_req=us_per_request(summary.loadgen_cpu_pct, throughput),
+        loadgen_saturated=summary.loadgen_saturated,
+        server_exit=measured.exit_code,
+        load_hosts=";".join(f"{h.hostname}@{h.ip}" for h in summary.load_hosts or []),
+        elapsed_s=summary.elapsed_s,
+        status=status,
+        reason=reason,
+    )
 
 
-def across_hosts(
-    row: dict[str, Any], summary: dict[str, Any], point: SweepPoint, config: SeatlabConfig
-) -> dict[str, Any]:
-    """The columns of a load run on other hosts: who (``load_hosts``), their round trip to the server
-    (``rtt_ms``: the clients-weighted mean of each host's median TCP connect time), and Little's law's
-    bound with it: each request also spends a round trip on the wire, ``L / (delay + RTT)``."""
-    hosts = summary.get("load_hosts")
-    if not hosts:
-        return {"load_hosts": "", "rtt_ms": math.nan}
-    named = ";".join(f"{h['hostname']}@{h['ip']}" for h in hosts)
-    weighted = [(h["rtt_ms"], h["clients"]) for h in hosts if h.get("rtt_ms") is not None and h["clients"]]
+def hosts_rtt_ms(hosts: list[HostReport] | None) -> float:
+    """The load hosts' round trip to the server: the clients-weighted mean of each host's median TCP
+    connect time; NaN when the load ran here, or no host measured one."""
+    weighted = [(h.rtt_ms, h.clients) for h in hosts or [] if h.rtt_ms is not None and h.clients]
     if not weighted:
-        return {"load_hosts": named, "rtt_ms": math.nan}
-    rtt_ms = sum(r * c for r, c in weighted) / sum(c for _, c in weighted)
-    offered = offered_answers_rps(point.rate, config.mode)
-    bound = bound_rps(point.backend.bound, point.clients, point.threads, point.delay_ms + rtt_ms, offered)
-    sellout = config.mode is Mode.sellout
-    out: dict[str, Any] = {"load_hosts": named, "rtt_ms": rtt_ms, "bound_rps": bound}
-    out["predicted_sellout_s"] = point.capacity / bound if sellout and bound > 0 else math.nan
-    out["efficiency"] = efficiency(row, bound)
-    return out
+        return math.nan
+    return sum(r * c for r, c in weighted) / sum(c for _, c in weighted)
 
 
-def efficiency(row: dict[str, Any], bound: float) -> float:
-    """What the point achieved over Little's law's `bound` (answers/s); NaN without a bound.
+def efficiency(params: PointRow, throughput_rps: float, bookings_rps: float) -> float:
+    """What the point achieved over Little's law's bound (answers/s); NaN without a bound.
 
     A closed loop: answers/s over the bound. An open loop offers bookings, so it is measured in
     bookings: bookings answered/s over the bound in bookings/s (``rate`` is the booking rate and the
@@ -139,18 +188,30 @@ def efficiency(row: dict[str, Any], bound: float) -> float:
     first booking has no earlier seat to cancel, and at 200 clients offered 100 bookings/s most
     bookings in a 3 s window are someone's first (164 answers/s for 100 bookings/s kept up with).
     """
+    bound = params.bound_rps
     if math.isnan(bound) or bound <= 0:
         return math.nan
-    rate = row.get("rate", math.nan)
-    bookings = row.get("bookings_rps", math.nan)
-    if rate is None or math.isnan(rate) or bookings is None or math.isnan(bookings):
-        return float(row.get("throughput_rps", math.nan)) / bound
-    offered = offered_answers_rps(rate, Mode(row["mode"])) or rate  # answers/s of `rate` bookings/s
-    return float(bookings) / (bound * rate / offered)
+    rate = params.rate
+    if math.isnan(rate):
+        return throughput_rps / bound
+    offered = offered_answers_rps(rate, Mode(params.mode)) or rate  # answers/s of `rate` bookings/s
+    return bookings_rps / (bound * rate / offered)
 
 
-def load_summary(spec: LoadSpec, load: LoadFactory | None = None) -> tuple[dict[str, Any], Exception | None]:
-    """The one place that runs the load generator and turns its result into the summary dict.
+def us_per_request(cpu_pct: float, throughput_rps: float) -> float:
+    """CPU microseconds per answer from a CPU % of one core (which spans the whole load run, warm-up and
+    drain included, so this slightly overstates the cost in the window); NaN without answers."""
+    if throughput_rps > 0 and not math.isnan(cpu_pct):
+        return cpu_pct / 100 * 1e6 / throughput_rps
+    return math.nan
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def load_summary(spec: LoadSpec, load: LoadFactory | None = None) -> tuple[Summary, Exception | None]:
+    """The one place that runs the load generator: its summary, and its own verdict when it failed the run.
 
     A run the load generator itself fails (its audit, or a run that measured nothing or could
     not be audited) raises with the run's summary attached (``exc.summary``): that summary is
@@ -158,21 +219,16 @@ def load_summary(spec: LoadSpec, load: LoadFactory | None = None) -> tuple[dict[
     """
     from seatlab.client import AuditError, LoadError, run_load
 
-    error: Exception | None = None
     try:
-        result: Any = run_load(spec) if load is None else run_load(spec, load)
+        return (run_load(spec) if load is None else run_load(spec, load)), None
     except (AuditError, LoadError) as exc:
-        result = getattr(exc, "summary", None)
-        if result is None:
+        summary = getattr(exc, "summary", None)
+        if summary is None:
             raise
-        error = exc
-    summary = result if isinstance(result, dict) else result.to_json()
-    return summary, error
+        return summary, exc
 
 
-def _measure(
-    point: SweepPoint, config: SeatlabConfig, point_dir: Path
-) -> tuple[dict[str, Any], Exception | None, ServerUsage, int]:
+def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measured:
     # Imported here so the config, plots and reports work without the server and client packages.
     from seatlab.client import LoadSpec
     from seatlab.client.processes import LoadProcesses
@@ -219,7 +275,7 @@ def _measure(
             address=server.host,
             port=server.port,
             clients=point.clients,
-            diversity=processes(point, config),
+            diversity=load_process_count(point, config),
             mode=str(config.mode),
             duration_s=config.duration,
             warmup_s=config.warmup,
@@ -241,20 +297,7 @@ def _measure(
         finally:
             usage = sampler.stop()
         exit_code = server.stop()
-    return summary, error, usage, exit_code
-
-
-def cpu_per_request(row: dict[str, Any]) -> dict[str, float]:
-    """CPU microseconds per answer, server and load generator (their CPU % spans the whole load run,
-    warm-up and drain included, so this slightly overstates the cost in the window)."""
-    rate = row.get("throughput_rps") or 0.0
-    out = {}
-    for side in ("server", "loadgen"):
-        pct = row.get(f"{side}_cpu_pct")
-        out[f"{side}_us_per_req"] = (
-            pct / 100 * 1e6 / rate if rate > 0 and pct is not None and not math.isnan(pct) else math.nan
-        )
-    return out
+    return Measured(summary, error, usage, exit_code)
 
 
 @contextmanager
@@ -275,20 +318,19 @@ def stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def judge_point(summary: dict[str, Any], exit_code: int) -> tuple[str, str]:
+def judge_point(summary: Summary, exit_code: int) -> tuple[str, str]:
     """ok, or failed with the reason: a server that did not exit 0 on SIGTERM, a run that did not
     complete (no measured window, hit max_time), no answers at all, or a failed audit."""
     reasons = []
-    warnings = "; ".join(str(w) for w in summary.get("warnings") or [])
-    if summary.get("completed") is False:
+    warnings = "; ".join(summary.warnings)
+    if not summary.completed:
         reasons.append(f"load run incomplete{': ' + warnings if warnings else ''}")
-    elif not summary.get("answers"):
+    elif not summary.answers:
         reasons.append(f"no answers in the measured window{': ' + warnings if warnings else ''}")
     if exit_code != 0:
         reasons.append(f"server exited {exit_code} after SIGTERM (expected 0)")
-    audit = summary.get("audit") or {}
-    if audit.get("ok") is False:  # None: not audited (the calibration target keeps no seats)
-        reasons.append(f"audit failed: {audit.get('message', '')}")
+    if summary.audit.ok is False:  # None: not audited (the calibration target keeps no seats)
+        reasons.append(f"audit failed: {summary.audit.message}")
     return ("failed" if reasons else "ok"), "; ".join(reasons)
 
 

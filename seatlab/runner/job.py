@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from seatlab.modes import Mode
+from seatlab.outputs import PointRow
 from seatlab.runner.execute import point_params, run_point
 from seatlab.runner.folders import update_latest
 from seatlab.runner.metadata import run_metadata
@@ -84,9 +85,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             draw_report(out_dir)
         print(f"seatlab: interrupted; what was measured is in {out_dir}", file=sys.stderr)
         raise SystemExit(130) from None
-    failed = [row for row in rows if row["status"] != "ok"]
+    failed = [row for row in rows if row.status != "ok"]
     status = "ok" if not failed else ("failed" if len(failed) == len(rows) else "partial")
-    reason = "; ".join(f"{row['point_dir']}: {row['reason']}" for row in failed)[:2000]
+    reason = "; ".join(f"{row.point_dir}: {row.reason}" for row in failed)[:2000]
     write_job(
         out_dir, status, overrides, label=label, reason=reason, points=len(rows), failed_points=len(failed)
     )
@@ -114,23 +115,20 @@ def draw_report(directory: Path) -> None:
         )
 
 
-def run_points(config: SeatlabConfig, out_dir: Path) -> list[dict[str, Any]]:
+def run_points(config: SeatlabConfig, out_dir: Path) -> list[PointRow]:
     """Every point in order; points.csv rewritten after each, so an interrupted run keeps what it measured."""
     points = sweep_points(config)
-    rows: list[dict[str, Any]] = []
+    rows: list[PointRow] = []
     with SweepProgress([expected_seconds(point, config) for point in points]) as progress:
         for point in points:
             progress.start(point.label)
             row = run_point(point, config, out_dir / "points" / point.name)
             rows.append(row)
             write_points(rows, out_dir / POINTS_CSV)
-            ok = row["status"] == "ok"
-            outcome = f"{row['throughput_rps']:.1f} req/s" if ok else f"FAILED ({row['reason'][:120]})"
-            backlog = row.get("backlog_wait_s")
-            if backlog is not None and backlog >= 1.0:  # a thread pool's queued clients, served after the run
-                outcome += (
-                    f"; waited {backlog:.0f} s after the window for {row['backlog_requests']} answers owed"
-                )
+            ok = row.status == "ok"
+            outcome = f"{row.throughput_rps:.1f} req/s" if ok else f"FAILED ({row.reason[:120]})"
+            if row.backlog_wait_s >= 1.0:  # a thread pool's queued clients, served after the run (NaN: none)
+                outcome += f"; waited {row.backlog_wait_s:.0f} s after the window for {row.backlog_requests} answers owed"
             progress.finish(point.label, outcome, ok=ok)
     return rows
 
@@ -144,5 +142,5 @@ def expected_seconds(point: SweepPoint, config: SeatlabConfig) -> float:
         bound = point_bound_rps(point, config.mode)
         backlog = point.clients / bound if bound > 0 and math.isfinite(bound) else 0.0
         return overhead + config.warmup + config.duration + min(backlog, config.max_time)
-    predicted = point_params(point, config)["predicted_sellout_s"]
+    predicted = point_params(point, config, point.name).predicted_sellout_s
     return overhead + (predicted if not math.isnan(predicted) else config.max_time / 10)

@@ -59,7 +59,9 @@ class SweepProgress:
         """One line for the finished point above the bar, then the bar moves on by the point's weight."""
         self.failed += 0 if ok else 1
         self.bar.write(f"point {self.done + 1}/{len(self.weights)}: {label}: {outcome}", file=self.stream)
-        self.bar.update(self.weights[self.done])
+        left = self.bar.total - self.bar.n  # the total is rounded: never step past it (tqdm warns, ETA < 0)
+        last = self.done + 1 == len(self.weights)
+        self.bar.update(left if last else min(self.weights[self.done], left))
         self.done += 1
         self._postfix()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,53 +30,11 @@ from seatlab.outputs import (  # noqa: F401 (names the runner's modules take fro
     PERCENTILES,
     POINTS_CSV,
     REPORT_MD,
+    PointRow,
 )
 from seatlab.registry import ceiling_of
 
 SCHEMA_VERSION = 5
-
-
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def measurements(summary: dict[str, Any]) -> dict[str, Any]:
-    """The columns taken from the load generator's summary (schema 2; see the client contract).
-
-    ``latency_ms`` is over every request, answered or not: a percentile that falls on a request
-    still waiting when the window closed is a lower bound (``*_censored``). ``served_latency_ms``
-    is the answered-only view. A schema-1 summary (answered only, no flags) leaves the flags empty.
-    """
-    latency = summary.get("latency_ms") or {}
-    served = summary.get("served_latency_ms") or {}
-    lower_bound = latency.get("lower_bound") or {}
-    row: dict[str, Any] = {
-        "throughput_rps": _number(summary.get("throughput_rps")),
-        "bookings_rps": _number(summary.get("bookings_rps")),
-        "offered_rps": _number(summary.get("offered_rps")),
-        "sellout_s": _number(summary.get("sellout_s")),
-    }
-    for name in (p.name for p in PERCENTILES):
-        row[f"{name}_ms"] = _number(latency.get(name))
-        row[f"{name}_censored"] = lower_bound.get(name)
-        row[f"served_{name}_ms"] = _number(served.get(name))
-    row.update(
-        mean_ms=_number(latency.get("mean")),
-        censored=latency.get("censored"),
-        served_mean_ms=_number(served.get("mean")),
-        answers=summary.get("answers"),
-        errors=summary.get("errors"),
-        unanswered=summary.get("unanswered"),
-        backlog_requests=summary.get("backlog_requests"),  # schema 3: waited for after the run
-        backlog_wait_s=_number(summary.get("backlog_wait_s")),
-        starved_clients=summary.get("starved_clients"),
-        fairness=_number(summary.get("fairness_jain")),
-        reconnects=summary.get("reconnects"),
-        loadgen_cpu_pct=_number(summary.get("loadgen_cpu_pct")),
-        loadgen_saturated=summary.get("loadgen_saturated"),
-        elapsed_s=_number(summary.get("elapsed_s")),
-    )
-    return row
 
 
 def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:
@@ -94,14 +53,10 @@ def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(frame["throughput_rps"].to_numpy() / matched["ceiling"].to_numpy(), index=frame.index)
 
 
-def write_points(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    for column in COLUMNS:
-        if column not in frame.columns:
-            frame[column] = math.nan
+def write_points(rows: list[PointRow], path: Path) -> pd.DataFrame:
+    """points.csv from the rows, in ``COLUMNS`` order, with each row's ``ceiling_ratio`` (which compares rows)."""
+    frame = pd.DataFrame([asdict(row) for row in rows], columns=COLUMNS)
     frame["ceiling_ratio"] = ceiling_ratios(frame)
-    extra = [c for c in frame.columns if c not in COLUMNS]
-    frame = frame[COLUMNS + extra]
     write_atomic(path, frame.to_csv(index=False))
     return frame
 

@@ -41,7 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seatlab.modes import Connect, Mode, Schedule, Sync, words
 from seatlab.protocol.limits import MAX_CAPACITY
-from seatlab.registry import PYTHON_BACKENDS
+from seatlab.registry import BACKENDS, PYTHON_BACKENDS
 
 if TYPE_CHECKING:
     from seatlab.runner.cpus import Pinning
@@ -84,7 +84,8 @@ class BackendConfig:
     """Settings that belong to one backend (``conf/backend/NAME.yaml``)."""
 
     label: str = ""
-    bound: Bound = Bound.clients
+    bound: Bound | None = None
+    """External servers only (default ``clients``): a registered backend's bound is the registry's."""
     command: str | None = None  # external servers only: the command template (seatlab.harness.templates)
 
 
@@ -99,9 +100,26 @@ class BackendChoice:
 
     @property
     def fixed_answer(self) -> bool:
-        """A fixed-answer server (the machine's ceiling): what ``bound: none`` declares (seatlab.registry
-        says the same of the built-in ones); the load generator then counts and audits nothing."""
+        """A fixed-answer server (the machine's ceiling): bounded by ``none`` (the registry's word for the
+        built-in ones, ``bound: none`` in an external server's config); the load generator then counts
+        and audits nothing."""
         return self.bound is Bound.none
+
+
+def _bound(name: str, stated: Bound | None) -> Bound:
+    """A backend's bound: the registry's for a registered one (it follows from the model; a config that
+    states another is refused), else what its config states (``clients`` if nothing)."""
+    registered = BACKENDS.get(name)
+    if registered is None:
+        return stated or Bound.clients
+    bound = Bound(registered.bound)
+    if stated is not None and stated is not bound:
+        raise ConfigError(
+            f"backend.{name}.bound",
+            f"{name} ({registered.model}) is bounded by {bound.value}, as seatlab.registry says; "
+            f"its bound follows from the model and cannot be set to {stated.value}",
+        )
+    return bound
 
 
 @dataclass
@@ -237,7 +255,12 @@ class SeatlabConfig:
                     )
                 _check_command(key, command)
             choices.append(
-                BackendChoice(name=name, label=settings.label or name, bound=settings.bound, command=command)
+                BackendChoice(
+                    name=name,
+                    label=settings.label or name,
+                    bound=_bound(name, settings.bound),
+                    command=command,
+                )
             )
         return tuple(choices)
 

@@ -19,36 +19,34 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 def test_sellout_audit_names_the_seat_and_both_uuids() -> None:
     verdict = audit_sellout([(1, "a", 0), (2, "b", 1), (1, "c", 1)], 3, 0, (3, 3), 0, True)
-    assert verdict["ok"] is False
-    assert "seat 1 confirmed to two uuids: a (client 0) and c (client 1)" in verdict["message"]
+    assert verdict.ok is False
+    assert "seat 1 confirmed to two uuids: a (client 0) and c (client 1)" in verdict.message
 
 
 def test_sellout_audit_accepts_a_retried_uuid_and_checks_the_range() -> None:
     ok = audit_sellout([(1, "a", 0), (1, "a", 0), (2, "b", 1)], 2, 0, (2, 2), 0, True)
-    assert ok["ok"] is True and ok["confirmed"] == 2
+    assert ok.ok is True and ok.confirmed == 2
     bad = audit_sellout([(3, "a", 0)], 2, 0, (2, 1), 0, False)
-    assert "seat 3 confirmed to uuid a (client 0) is outside 1..2" in bad["message"]
+    assert "seat 3 confirmed to uuid a (client 0) is outside 1..2" in bad.message
 
 
 def test_sellout_audit_compares_stats_with_unanswered_slack() -> None:
     confirmed = [(1, "a", 0), (2, "b", 0)]
-    assert audit_sellout(confirmed, 5, 1, (5, 3), 0, False)["ok"] is True  # 1 before + 2 confirmed
-    assert (
-        audit_sellout(confirmed, 5, 1, (5, 4), 1, False)["ok"] is True
-    )  # an unanswered Book may have booked
+    assert audit_sellout(confirmed, 5, 1, (5, 3), 0, False).ok is True  # 1 before + 2 confirmed
+    assert audit_sellout(confirmed, 5, 1, (5, 4), 1, False).ok is True  # an unanswered Book may have booked
     low = audit_sellout(confirmed, 5, 1, (5, 2), 0, False)
-    assert low["ok"] is False and "Stats says 2 seats booked" in low["message"]
+    assert low.ok is False and "Stats says 2 seats booked" in low.message
     full = audit_sellout(confirmed, 5, 1, (5, 3), 0, True)
-    assert full["ok"] is False and "told sold out" in full["message"]
-    assert audit_sellout(confirmed, 5, 1, None, 0, True)["ok"] is None
+    assert full.ok is False and "told sold out" in full.message
+    assert audit_sellout(confirmed, 5, 1, None, 0, True).ok is None
 
 
 def test_duration_audit() -> None:
-    assert audit_duration([(4, "a")], 10, 0, (10, 1), 0)["ok"] is True
+    assert audit_duration([(4, "a")], 10, 0, (10, 1), 0).ok is True
     two = audit_duration([(4, "a"), (4, "b")], 10, 0, (10, 2), 0)
-    assert two["ok"] is False and "seat 4 is held by two uuids at the end: a and b" in two["message"]
-    assert audit_duration([], 10, 0, (10, 1), 0)["ok"] is False
-    assert audit_duration([], 10, 0, (10, 1), 1)["ok"] is True
+    assert two.ok is False and "seat 4 is held by two uuids at the end: a and b" in two.message
+    assert audit_duration([], 10, 0, (10, 1), 0).ok is False
+    assert audit_duration([], 10, 0, (10, 1), 1).ok is True
 
 
 def test_a_double_booking_server_fails_the_run(tmp_path: Path) -> None:
@@ -99,9 +97,9 @@ def test_the_command_exits_3_on_a_failed_audit(tmp_path: Path) -> None:
 def test_an_honest_fake_passes_in_both_modes(tmp_path: Path) -> None:
     with FakeServer(capacity=30) as server:
         sold = run_load(LoadSpec(port=server.port, clients=3, mode="sellout", out_dir=tmp_path / "s"))
-        assert sold["audit"]["ok"] is True and sold["seats"] == 30 and sold["sold_out"] == 3
+        assert sold.audit.ok is True and sold.seats == 30 and sold.sold_out == 3
         timed = run_load(LoadSpec(port=server.port, clients=3, mode="duration", duration_s=0.5, warmup_s=0.1,
                                   out_dir=tmp_path / "d"))  # fmt: skip
     # the fake is sold out, so every Book in the duration run is answered SoldOut and nothing is held
-    assert timed["audit"]["ok"] is True and timed["audit"]["server_booked"] == 30
-    assert timed["seats"] == 0 and timed["sold_out"] > 0
+    assert timed.audit.ok is True and timed.audit.server_booked == 30
+    assert timed.seats == 0 and timed.sold_out > 0

@@ -46,17 +46,17 @@ def test_a_thread_pool_with_clients_queued_gets_its_figures_and_its_audit(
 ) -> None:
     """Before: 'the audit could not be done: no Stats from the server ... at the end (timed out)'."""
     summary = run_load(_spec(pool, tmp_path / "load"))
-    assert summary["audit"]["ok"] is True, summary["audit"]
-    assert summary["starved_clients"] >= CLIENTS - 2  # the model is unchanged: one thread, one client
-    assert summary["backlog_requests"] >= CLIENTS - 2
-    assert summary["backlog_answered"] == summary["backlog_requests"]
-    assert summary["backlog_outcome"] == "answered"
+    assert summary.audit.ok is True, summary.audit
+    assert summary.starved_clients >= CLIENTS - 2  # the model is unchanged: one thread, one client
+    assert summary.backlog_requests >= CLIENTS - 2
+    assert summary.backlog_answered == summary.backlog_requests
+    assert summary.backlog_outcome == "answered"
     # one delay per queued Book, one thread: the wait is the pool's backlog, measured
-    assert summary["backlog_wait_s"] >= 0.8 * summary["backlog_requests"] * DELAY_MS / 1000
-    assert summary["unanswered"] == 0
+    assert summary.backlog_wait_s >= 0.8 * summary.backlog_requests * DELAY_MS / 1000
+    assert summary.unanswered == 0
     # the late answers change no figure: every starved request counts at its age when the window closed
-    assert summary["latency_ms"]["censored"] >= CLIENTS - 2
-    assert summary["latency_ms"]["lower_bound"]["p50"] is True
+    assert summary.latency_ms.censored >= CLIENTS - 2
+    assert summary.latency_ms.lower_bound["p50"] is True
 
 
 def test_a_server_that_stops_answering_its_backlog_still_fails_the_run(
@@ -77,5 +77,5 @@ def test_a_server_that_stops_answering_its_backlog_still_fails_the_run(
     assert "the audit could not be done: no Stats from the server" in message
     assert "the server stopped answering with" in message
     summary = info.value.summary
-    assert summary is not None and summary["backlog_outcome"] == "stalled"
-    assert 0 < summary["backlog_answered"] < summary["backlog_requests"]
+    assert summary is not None and summary.backlog_outcome == "stalled"
+    assert 0 < summary.backlog_answered < summary.backlog_requests

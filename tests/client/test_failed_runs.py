@@ -64,8 +64,8 @@ def test_a_server_killed_or_stopped_mid_run_fails_the_run(
     assert info.value.exit_code == 4
     assert "the audit could not be done: no Stats from the server" in str(info.value)
     summary = info.value.summary
-    assert summary is not None and summary["audit"]["ok"] is None
-    assert summary["answers"] > 0  # it was measuring until the signal: the audit is what failed
+    assert summary is not None and summary.audit.ok is None
+    assert summary.answers > 0  # it was measuring until the signal: the audit is what failed
     assert json.loads((tmp_path / "load" / "summary.json").read_text())["audit"]["ok"] is None
 
 
@@ -82,7 +82,7 @@ def test_a_server_that_answers_stats_then_misbehaves_fails_the_run(
                           out_dir=tmp_path / "load"))  # fmt: skip
     message = str(info.value)
     assert "it measured nothing: 0 answers in the measured window" in message and named in message
-    assert info.value.summary is not None and info.value.summary["starved_clients"] == 3
+    assert info.value.summary is not None and info.value.summary.starved_clients == 3
     assert server.connections > 3  # the clients kept reconnecting: the run did try
 
 
@@ -108,7 +108,8 @@ def test_the_runners_point_of_a_run_whose_server_was_killed_is_failed_with_the_r
 ) -> None:
     """The runner's path (``load_summary``, ``point_row``): the summary alone looks measured (answers, audit
     not done: the calibration target's state), so only the load generator's verdict fails the point."""
-    from seatlab.runner.execute import load_summary, point_row
+    from seatlab.outputs import PointRow
+    from seatlab.runner.execute import Measured, load_summary, point_row
     from seatlab.runner.sampler import ServerUsage
 
     timer = _signal_once_booking(coro, signal.SIGKILL)
@@ -116,9 +117,14 @@ def test_the_runners_point_of_a_run_whose_server_was_killed_is_failed_with_the_r
                                            duration_s=1.5, answer_wait_s=0.2, drain_s=0.2, timeout_s=1.0,
                                            max_time_s=4.0, out_dir=tmp_path / "load"))  # fmt: skip
     timer.join()
-    assert isinstance(error, FailedRunError) and summary["answers"] > 0
-    params = {"bound_rps": float("nan"), "rate": float("nan")}
+    assert isinstance(error, FailedRunError) and summary.answers > 0
+    nan = float("nan")
+    params = PointRow(
+        point=0, repetition=0, backend="coro", threads=2, delay_ms=0.0, capacity=500, clients=4, mode="duration",
+        diversity=2, rate=nan, connect="persistent", duration_s=1.5, bound_rps=nan, predicted_sellout_s=nan,
+        server_cpus="", loadgen_cpus="", point_dir="00-coro-c4",
+    )  # fmt: skip
     usage = ServerUsage(cpu_pct=5.0, peak_rss_mib=20.0, seconds=1.0)
-    row = point_row(params, summary, error, usage, 0)  # the server's own exit code is judged apart
-    assert row["status"] == "failed"
-    assert row["reason"].startswith("FailedRunError: failed run: the audit could not be done: no Stats"), row
+    row = point_row(params, Measured(summary, error, usage, 0))  # the server's own exit code is judged apart
+    assert row.status == "failed"
+    assert row.reason.startswith("FailedRunError: failed run: the audit could not be done: no Stats"), row

@@ -15,11 +15,11 @@ def test_merged_percentiles_of_split_synthetic_latencies_are_exact() -> None:
     parts = [histogram.histogram_of(range(start, 1001, 3)) for start in (1, 2, 3)]
     merged = histogram.merge(histogram.encode(p) for p in parts)
     summary = histogram.latency_summary_ms(merged)
-    assert summary["count"] == 1000
-    assert (summary["p50"], summary["p90"], summary["p99"], summary["p999"], summary["max"]) == (
+    assert summary.count == 1000
+    assert (summary.p50, summary.p90, summary.p99, summary.p999, summary.max) == (
         0.5, 0.9, 0.99, 0.999, 1.0,
     )  # fmt: skip
-    assert summary["mean"] == pytest.approx(0.5005)
+    assert summary.mean == pytest.approx(0.5005)
 
 
 def test_merge_is_not_an_average_of_percentiles() -> None:
@@ -28,9 +28,9 @@ def test_merge_is_not_an_average_of_percentiles() -> None:
     merged = histogram.merge([histogram.encode(fast), histogram.encode(slow)])
     s = histogram.latency_summary_ms(merged)
     # averaging the two processes' p99s would say ~50 ms
-    assert s["p99"] == 1.0
-    assert s["p999"] == pytest.approx(100.0, rel=1e-3)
-    assert s["count"] == 1000
+    assert s.p99 == 1.0
+    assert s.p999 == pytest.approx(100.0, rel=1e-3)
+    assert s.count == 1000
 
 
 def test_counts_and_clamping() -> None:
@@ -42,9 +42,9 @@ def test_counts_and_clamping() -> None:
 
 def test_empty_summary_and_rows() -> None:
     empty = histogram.new_histogram()
-    assert histogram.latency_summary_ms(empty) == {
-        "p50": None, "p90": None, "p99": None, "p999": None, "max": None, "mean": None, "count": 0,
-    }  # fmt: skip
+    assert histogram.latency_summary_ms(empty) == histogram.Latency(
+        p50=None, p90=None, p99=None, p999=None, max=None, mean=None, count=0
+    )
     assert histogram.percentile_rows(empty) == []
 
 

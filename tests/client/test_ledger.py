@@ -89,4 +89,4 @@ def test_a_server_double_booking_across_two_load_processes_fails_the_run(tmp_pat
         rf"seat 1 confirmed to uuid {UUID} \(client (\d)\) while uuid {UUID} \(client (?!\1)\d\) still held it",
         str(info.value),
     ), str(info.value)
-    assert info.value.summary is not None and info.value.summary["audit"]["ok"] is False
+    assert info.value.summary is not None and info.value.summary.audit.ok is False

@@ -10,14 +10,14 @@ their due time, so every request due during the stall records it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from loadgen_fakes import FakeServer
 
 from seatlab.client import LoadSpec, histogram, run_load
+from seatlab.client.summary import Summary
 
 
-def _run(tmp_path: Path, name: str, rate: float | None, clients: int) -> tuple[dict[str, Any], int]:
+def _run(tmp_path: Path, name: str, rate: float | None, clients: int) -> tuple[Summary, int]:
     with FakeServer(capacity=1000, delay_s=0.005, stall_at_book=30, stall_s=1.0) as server:
         summary = run_load(
             LoadSpec(port=server.port, clients=clients, mode="duration", warmup_s=0.2, duration_s=2.5, rate=rate,
@@ -33,15 +33,15 @@ def _run(tmp_path: Path, name: str, rate: float | None, clients: int) -> tuple[d
 def test_open_loop_shows_the_stall_and_closed_loop_hides_it(tmp_path: Path) -> None:
     closed, closed_slow = _run(tmp_path, "closed", None, 1)
     opened, open_slow = _run(tmp_path, "open", 100.0, 4)
-    c, o = closed["latency_ms"], opened["latency_ms"]
+    c, o = closed.latency_ms, opened.latency_ms
     why = (
-        f"closed loop: {c['count']} Book latencies, {closed_slow} of them >= 500 ms, p99 {c['p99']} ms, "
-        f"max {c['max']} ms -- the one client waited out the stall and sent nothing meanwhile, so the stall is "
-        f"a single sample; open loop at 100/s: {o['count']} latencies, {open_slow} >= 500 ms, p99 {o['p99']} ms "
+        f"closed loop: {c.count} Book latencies, {closed_slow} of them >= 500 ms, p99 {c.p99} ms, "
+        f"max {c.max} ms -- the one client waited out the stall and sent nothing meanwhile, so the stall is "
+        f"a single sample; open loop at 100/s: {o.count} latencies, {open_slow} >= 500 ms, p99 {o.p99} ms "
         "-- every request due during the stall was measured from its due time"
     )
-    assert c["max"] >= 900, why  # the closed loop did meet the stall ...
-    assert closed_slow <= 2 and c["p99"] < 300, why  # ... but its p99 does not show it
-    assert open_slow >= 30 and o["p99"] >= 700, why
-    assert closed["audit"]["ok"] and opened["audit"]["ok"]
+    assert c.max >= 900, why  # the closed loop did meet the stall ...
+    assert closed_slow <= 2 and c.p99 < 300, why  # ... but its p99 does not show it
+    assert open_slow >= 30 and o.p99 >= 700, why
+    assert closed.audit.ok and opened.audit.ok
     print(why)

@@ -54,7 +54,7 @@ def test_merge_adds_counts_and_concatenates_lists() -> None:
 def test_merged_histograms_are_the_sum_not_an_average() -> None:
     merged = merge_all([_result(1, [1000] * 990), _result(2, [100_000] * 10)])
     served = histogram.latency_summary_ms(histogram.decode(merged.served_histogram))
-    assert served["count"] == 1000 and served["p99"] == 1.0  # averaging p99s would say ~50 ms
+    assert served.count == 1000 and served.p99 == 1.0  # averaging p99s would say ~50 ms
     assert histogram.decode(merged.censored_histogram).get_total_count() == 3
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 from seatlab.runner.progress import SweepProgress
 
@@ -30,3 +31,16 @@ def test_the_bar_counts_expected_seconds_so_a_long_point_weighs_more() -> None:
     progress.finish("long point", "ok")
     assert progress.bar.n == 6.0
     progress.__exit__(None, None, None)
+
+
+def test_the_bar_ends_at_its_total_when_the_weights_do_not_add_up_to_it_exactly() -> None:
+    """The total is rounded to 0.1 s; weights summing past it made tqdm warn and print ETA -00:00."""
+    out = io.StringIO()
+    weights = [3.04, 3.04, 3.04]  # 9.12 s, total 9.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm's "clamping frac to range [0, 1]"
+        with SweepProgress(weights, stream=out) as progress:
+            for i in range(3):
+                progress.finish(f"point {i}", "ok")
+            assert progress.bar.n == progress.bar.total == 9.1
+    assert "-00:00" not in out.getvalue()

@@ -1,22 +1,61 @@
-"""The backend registry and the Hydra backend configs state each backend's bound once between them."""
+"""A backend's bound is stated once: by the registry for the built-in and native servers, by its Hydra
+config only for an external server."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from seatlab.registry import BACKENDS, FIXED_ANSWER, ceiling_of
+from seatlab.runner.schema import Bound, ConfigError, SeatlabConfig, load_config
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "backend"
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def config(*overrides: str) -> SeatlabConfig:
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return load_config(compose(config_name="config", overrides=list(overrides)))
+    finally:
+        GlobalHydra.instance().clear()
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
-def test_every_registered_backend_has_a_config_that_agrees_on_its_bound(name: str) -> None:
-    config = OmegaConf.load(CONF / f"{name}.yaml")[name]
-    assert config.bound == BACKENDS[name].bound, f"conf/backend/{name}.yaml says bound {config.bound}"
-    assert (config.bound == "none") == (name in FIXED_ANSWER)
+def test_a_registered_backends_config_leaves_its_bound_to_the_registry(name: str) -> None:
+    stated = OmegaConf.load(CONF / "backend" / f"{name}.yaml")[name]
+    assert "bound" not in stated, (
+        f"conf/backend/{name}.yaml states a bound: the registry's is {BACKENDS[name].bound}"
+    )
+
+
+def test_a_run_takes_each_registered_backends_bound_from_the_registry() -> None:
+    run = config("backend=[tpool,coro,calibrate]")
+    assert [(b.name, b.bound) for b in run.backends] == [
+        ("tpool", Bound.threads),
+        ("coro", Bound.clients),
+        ("calibrate", Bound.none),
+    ]
+    assert [b.fixed_answer for b in run.backends] == [b.name in FIXED_ANSWER for b in run.backends]
+
+
+def test_a_config_that_gives_a_registered_backend_another_bound_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"backend\.coro\.bound: coro .* is bounded by clients"):
+        _ = config("backend=coro", "backend.coro.bound=threads").backends
+    assert config("backend=coro", "backend.coro.bound=clients").backends[0].bound is Bound.clients
+
+
+def test_an_external_server_states_its_own_bound() -> None:
+    run = config("backend=[external,cserver]", "server_command='./srv --port {port}'")
+    assert [b.bound for b in run.backends] == [Bound.clients, Bound.clients]
+    pool = config(
+        "backend=external", "server_command='./srv --port {port}'", "backend.external.bound=threads"
+    )
+    assert pool.backends[0].bound is Bound.threads
 
 
 def test_the_ceiling_is_pythons_when_both_ran_else_the_other_fixed_answer_server() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from seatlab.client import AuditError
-from seatlab.runner.execute import point_params, point_row
+from seatlab.client.audit import Audit
+from seatlab.client.summary import Summary, SummaryError
+from seatlab.outputs import PERCENTILES, PointRow
+from seatlab.runner.execute import Measured, point_params, point_row
 from seatlab.runner.metadata import run_metadata
 from seatlab.runner.points import sweep_points
-from seatlab.runner.results import COLUMNS, measurements, write_json, write_points
+from seatlab.runner.results import COLUMNS, write_json, write_points
 from seatlab.runner.sampler import ServerUsage
 from seatlab.runner.schema import SeatlabConfig, load_config
 
@@ -42,16 +46,16 @@ def fixture_config() -> SeatlabConfig:
         GlobalHydra.instance().clear()
 
 
-def summary_of(point_dir: str) -> dict[str, Any]:
+def summary_of(point_dir: str) -> Summary:
     data: dict[str, Any] = json.loads((FIXTURE / "points" / point_dir / "load" / "summary.json").read_text())
-    return data
+    return Summary.from_json(data)
 
 
-def fixture_rows(config: SeatlabConfig) -> list[dict[str, Any]]:
+def fixture_rows(config: SeatlabConfig) -> list[PointRow]:
     rows = []
     for point in sweep_points(config):
-        params = {**point_params(point, config), "point_dir": point.name}
-        rows.append(point_row(params, summary_of(point.name), None, USAGE, 0))
+        measured = Measured(summary_of(point.name), None, USAGE, 0)
+        rows.append(point_row(point_params(point, config, point.name), measured))
     return rows
 
 
@@ -83,6 +87,13 @@ def test_a_threads_sweep_names_its_swept_key_and_bounds_each_point() -> None:
     assert list(frame["bound_rps"]) == pytest.approx([20.0, 80.0, 160.0, 160.0])
 
 
+def test_a_load_run_on_other_hosts_counts_their_round_trip_in_the_bound() -> None:
+    config = fixture_config()
+    coro = sweep_points(config)[2]  # 8 clients, 50 ms: 160/s here
+    row = point_params(coro, config, coro.name, rtt_ms=10.0)
+    assert row.bound_rps == pytest.approx(8 / 0.060) and row.rtt_ms == 10.0
+
+
 def test_percentiles_over_every_request_with_their_lower_bound_flags_and_the_served_view() -> None:
     frame = pd.read_csv(FIXTURE / "points.csv").set_index("point_dir")
     tpool = frame.loc["00-tpool-c8-t1"]
@@ -95,22 +106,48 @@ def test_percentiles_over_every_request_with_their_lower_bound_flags_and_the_ser
     assert frame["offered_rps"].isna().all()  # closed loop
 
 
-def test_a_schema_1_summary_leaves_the_new_columns_empty() -> None:
-    old = json.loads((Path(__file__).parent / "fixtures" / "summary.json").read_text())
-    row = measurements(old)
-    assert row["p99_ms"] == 53.1 and row["p99_censored"] is None and math.isnan(row["served_p99_ms"])
+def test_a_stored_summary_reads_back_as_the_summary_that_wrote_it() -> None:
+    """pyperf's habit: JSON turned back into the object at the door, and back to the same JSON."""
+    data = json.loads((FIXTURE / "points" / "00-tpool-c8-t1" / "load" / "summary.json").read_text())
+    summary = Summary.from_json(data)
+    assert summary.latency_ms.p99 == data["latency_ms"]["p99"] and summary.latency_ms.lower_bound["p99"]
+    assert summary.audit.ok is True and summary.load_hosts is None
+    assert summary.to_json() == data
+    assert [p.name for p in PERCENTILES] == [
+        n for n in vars(summary.served_latency_ms) if n not in ("mean", "count")
+    ]
+
+
+def test_a_stored_summary_of_another_schema_or_shape_is_refused_by_name() -> None:
+    old = json.loads((Path(__file__).parent / "fixtures" / "summary-schema1.json").read_text())
+    with pytest.raises(SummaryError, match="schema_version 1: this seatlab reads 3 and 4"):
+        Summary.from_json(old)
+    data = json.loads((Path(__file__).parent / "fixtures" / "summary.json").read_text())
+    del data["answers"]
+    with pytest.raises(SummaryError, match="lacks answers"):
+        Summary.from_json(data)
+    data = {**json.loads((Path(__file__).parent / "fixtures" / "summary.json").read_text()), "answerz": 1}
+    with pytest.raises(SummaryError, match="keys no Summary holds: answerz"):
+        Summary.from_json(data)
+    data = json.loads((Path(__file__).parent / "fixtures" / "summary.json").read_text())
+    data["audit"] = {"ok": True}
+    with pytest.raises(SummaryError, match="confirmed"):
+        Summary.from_json(data)
 
 
 def test_an_audit_failure_keeps_the_points_measurements_beside_the_reason() -> None:
     """What ``run_point`` does when ``run_load`` raises AuditError with the run's summary."""
     config = fixture_config()
     point = sweep_points(config)[2]
-    summary = {**summary_of(point.name), "audit": {"ok": False, "message": "seat 7 confirmed to two uuids"}}
+    audit = Audit(
+        ok=False, confirmed=8, server_booked=9, expected_booked=8, message="seat 7 confirmed to two uuids"
+    )
+    summary = replace(summary_of(point.name), audit=audit)
     error = AuditError("audit failed: seat 7 confirmed to two uuids", summary)
-    row = point_row(point_params(point, config), summary, error, USAGE, 0)
-    assert row["status"] == "failed" and row["reason"].startswith("AuditError: audit failed: seat 7")
-    assert row["reason"].count("seat 7") == 1  # the summary's verdict is not repeated after the error's
-    assert row["throughput_rps"] == 155.8 and row["p99_ms"] == 53.1 and row["efficiency"] > 0.9
+    row = point_row(point_params(point, config, point.name), Measured(summary, error, USAGE, 0))
+    assert row.status == "failed" and row.reason.startswith("AuditError: audit failed: seat 7")
+    assert row.reason.count("seat 7") == 1  # the summary's verdict is not repeated after the error's
+    assert row.throughput_rps == 155.8 and row.p99_ms == 53.1 and row.efficiency > 0.9
 
 
 if __name__ == "__main__":
@@ -118,15 +155,25 @@ if __name__ == "__main__":
 
 
 def test_points_csv_gets_each_points_share_of_the_machine_ceiling_at_the_same_load(tmp_path: Path) -> None:
+    config = fixture_config()
+    base = point_params(sweep_points(config)[0], config, "p")
+
+    def row(
+        backend: str, clients: int, throughput: float, rate: float = math.nan, status: str = "ok"
+    ) -> PointRow:
+        return replace(
+            base, backend=backend, clients=clients, rate=rate, throughput_rps=throughput, status=status
+        )
+
     rows = [
-        {"backend": "calibrate", "clients": 10, "throughput_rps": 40_000.0, "status": "ok"},
-        {"backend": "calibrate", "clients": 100, "throughput_rps": 50_000.0, "status": "ok"},
-        {"backend": "calibrate", "clients": 100, "rate": 500.0, "throughput_rps": 1000.0, "status": "ok"},
-        {"backend": "event", "clients": 10, "throughput_rps": 30_000.0, "status": "ok"},
-        {"backend": "event", "clients": 100, "throughput_rps": 40_000.0, "status": "ok"},
-        {"backend": "event", "clients": 100, "rate": 500.0, "throughput_rps": 900.0, "status": "ok"},
-        {"backend": "coro", "clients": 1000, "throughput_rps": 20_000.0, "status": "ok"},  # no ceiling there
-        {"backend": "calibrate", "clients": 1000, "throughput_rps": float("nan"), "status": "failed"},
+        row("calibrate", 10, 40_000.0),
+        row("calibrate", 100, 50_000.0),
+        row("calibrate", 100, 1000.0, rate=500.0),
+        row("event", 10, 30_000.0),
+        row("event", 100, 40_000.0),
+        row("event", 100, 900.0, rate=500.0),
+        row("coro", 1000, 20_000.0),  # no ceiling there
+        row("calibrate", 1000, math.nan, status="failed"),
     ]
     frame = write_points(rows, tmp_path / "points.csv")
     assert list(frame["ceiling_ratio"][3:6]) == pytest.approx([0.75, 0.8, 0.9])

@@ -196,7 +196,7 @@ def test_at_the_fd_limit_clients_coming_and_going_make_one_episode_not_a_line_pe
         summary = run_load(LoadSpec(port=port, clients=150, diversity=1, mode="duration", warmup_s=0.3,
                                     duration_s=2.0, connect="per-request", timeout_s=5.0, drain_s=1.0,
                                     out_dir=tmp_path / "load", progress=False))  # fmt: skip
-        assert summary["answers"] > 100, "the clients were not served at the limit"
+        assert summary.answers > 100, "the clients were not served at the limit"
         begun = [line for line in log.read_text().splitlines() if "not accepting for" in line]
         assert 1 <= len(begun) <= 4, f"{len(begun)} EMFILE episodes begun in 2.3 s of churn (one per accept?)"
     finally:

@@ -71,7 +71,7 @@ def test_more_clients_than_threads_take_turns_and_none_starves(tmp_path: Path) -
     ) as server:
         s = run_load(LoadSpec(port=server.port, clients=6, diversity=2, mode="duration", warmup_s=0.3,
                               duration_s=1.5, answer_wait_s=0.5, drain_s=0.5, out_dir=tmp_path / "load"))  # fmt: skip
-    assert s["starved_clients"] == 0 and s["min_client_answers"] > 0, s["warnings"]
-    assert s["fairness_jain"] > 0.9
-    assert 60 <= s["throughput_rps"] <= 105  # the bound, threads / delay: 100/s
-    assert s["audit"]["ok"] is True
+    assert s.starved_clients == 0 and s.min_client_answers > 0, s.warnings
+    assert s.fairness_jain > 0.9
+    assert 60 <= s.throughput_rps <= 105  # the bound, threads / delay: 100/s
+    assert s.audit.ok is True
