@@ -7,7 +7,6 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -36,7 +35,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info() -> dict[str, object]:
     """The machine: CPU, the cores this process may use, memory, Python, platform, host."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
@@ -62,7 +61,7 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def git_commit(where: Path | None = None) -> dict[str, Any] | None:
+def git_commit(where: Path | None = None) -> dict[str, object] | None:
     """The commit of the seatlab checkout (and whether it had local changes), or None outside git."""
     repo = where or Path(__file__).resolve().parents[1]
     try:

@@ -238,7 +238,7 @@ class RemoteLoad:
         return out
 
 
-def cluster_facts(address: str, count: int) -> dict[str, Any]:
+def cluster_facts(address: str, count: int) -> dict[str, object]:
     """metadata.json's ``cluster``: the Ray address, the runner's node, and each load host with its clock
     (places the hosts now, so a cluster with too few nodes stops the job before any point)."""
     hosts = load_hosts(address, count)

@@ -1,17 +1,20 @@
 """The server's side of one connection, bytes only (python-hyper/h11's ``Connection`` idea).
 
-How this works: a backend hands every chunk it reads to ``receive_data``
-(``b""`` when the client closed its side) and asks ``next_batch`` what to
-serve now: the whole requests to answer, in order, an ``Error`` frame to
-send after their answers when the byte stream stopped being valid framing,
-whether to close once that is sent, and whether more is left for the next
-turn. ``wants_read`` is the bounded buffering (uvicorn's ``flow_control``):
-past ``MAX_UNREAD`` received but unserved bytes the backend stops reading,
-so a client that pipelines without reading its answers stalls only itself.
+How this works: a backend hands every chunk it reads to ``feed`` (``b""``
+when the client closed its side), which answers what to serve now: the whole
+requests to answer, in order, an ``Error`` frame to send after their answers
+when the byte stream stopped being valid framing, whether to close once that
+is sent, and whether more is left for the next turn (``next_batch`` asks
+again without new data; ``receive_data`` only holds bytes, while a batch is
+in flight). ``wants_read`` is the bounded buffering (uvicorn's
+``flow_control``): past ``MAX_UNREAD`` received but unserved bytes the
+backend stops reading, so a client that pipelines without reading its
+answers stalls only itself.
 
-The single-frame fast path lives here: a read that is exactly one frame
-with a one-byte length (a closed-loop client's request) is kept as it is
-and handed out without going through the decoder.
+The single-frame case lives here, not in the backends: a read that is
+exactly one frame with a one-byte length (a closed-loop client's request)
+is handed out as a reused one-request batch without going through the
+decoder, so every backend keeps one path: read, feed, serve the batch.
 
 There are no sockets, no event loop and no service here: the backends move
 bytes and wait (``seatlab.server``); the answers come from
@@ -24,7 +27,7 @@ still arrives is counted and discarded (the lingering close, nginx's
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from seatlab.protocol.codec import FrameDecoder, FrameError
 from seatlab.protocol.messages import error_frame
@@ -47,8 +50,13 @@ LINGER_BYTES = 16 << 20
 """After a framing error: how many bytes to read and discard at most before closing."""
 
 
-class Batch(NamedTuple):
-    """What to serve now, in this order: answer ``payloads``, send ``error``, then close if ``close``."""
+@dataclass(slots=True)
+class Batch:
+    """What to serve now, in this order: answer ``payloads``, send ``error``, then close if ``close``.
+
+    A slotted class, not a NamedTuple: the backends read its fields once per request, and a slot is
+    read in a few instructions where a NamedTuple's field (or its unpacking) costs hundreds.
+    """
 
     payloads: list[bytes]
     """Whole request payloads, in the order they arrived."""
@@ -103,15 +111,13 @@ class ServerConnection:
         """After a framing error: the client sent more than ``LINGER_BYTES``; close now."""
         return self.discarded > LINGER_BYTES
 
-    def take_single(self, data: bytes) -> bytes | None:
-        """The payload, if ``data`` is exactly one whole request and nothing else is held; else None.
+    def feed(self, data: bytes, limit: int = TURN_FRAMES) -> Batch:
+        """``receive_data(data)`` then ``next_batch(limit)``: a read, and what to serve now, in one call.
 
-        The hot path of a closed-loop client, for a backend that serves it at once or after
-        its delay (no commit, not paused, nothing in progress): one frame with a one-byte
-        length arriving on a connection that holds no bytes, no framing error and no end of
-        stream (what ``idle`` says, written out here: this runs for every read). The request
-        is handed out as served, and the connection stays empty. On None nothing was taken:
-        give ``data`` to ``receive_data`` as usual.
+        The backends' one path: read, feed, serve the batch. A read that is exactly one whole
+        request with a one-byte length, arriving on a connection that holds nothing (no bytes, no
+        framing error, no end of stream: a closed-loop client's request), goes round the decoder:
+        the batch is the reused one-request batch (valid until the next call).
         """
         n = len(data) - 1
         if (
@@ -122,8 +128,11 @@ class ServerConnection:
             and not self.eof
             and not self._decoder.buffered
         ):
-            return data[1:]
-        return None
+            one = self._one
+            one.payloads[0] = data[1:]
+            return one
+        self.receive_data(data)
+        return self.next_batch(limit)
 
     def receive_data(self, data: bytes) -> None:
         """Take bytes the client sent; ``b""`` means it closed its side (end of stream)."""

@@ -29,12 +29,14 @@ _CANONICAL_UUID = re.compile(_UUID_PATTERN)
 _ID_FIELD = rb"(?:(\x08[\x80-\xff]{0,8}[\x01-\x7f])|\x08\x00)?"
 # Group 2 is the op's field tag: BOOK_TAG or CANCEL_TAG; one pattern for both, one match per request.
 # The uuid's 36 bytes are only taken here (a regex's hex classes cost ~10% of a request); their
-# shape is checked after, with one translate: UUID_CLASSES maps a hex digit to "h", "-" to itself
-# and any other byte to "x", so a canonical uuid becomes exactly UUID_SHAPE.
+# shape is checked after, with one translate: UUID_CLASSES maps a lower-case hex digit to "h", "-"
+# to itself and any other byte to "x", so a canonical lower-case uuid becomes exactly UUID_SHAPE.
+# Upper-case hex is canonical too, but takes the general path (protobuf, ``canonical_uuid``, which
+# lowers it): the plain path's uuid is then already the stored and echoed form, no ``lower()`` per
+# request (every client this project knows sends lower case).
 _PLAIN_REQUEST = re.compile(_ID_FIELD + rb"([\x12\x1a])\x26\x0a\x24(.{36})", re.DOTALL)
 UUID_CLASSES = bytes(
-    ord("h") if chr(i) in "0123456789abcdefABCDEF" else ord("-") if i == ord("-") else ord("x")
-    for i in range(256)
+    ord("h") if chr(i) in "0123456789abcdef" else ord("-") if i == ord("-") else ord("x") for i in range(256)
 )
 UUID_SHAPE = b"hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"
 BOOK_TAG = b"\x12"
@@ -45,8 +47,8 @@ match_plain = _PLAIN_REQUEST.fullmatch
 """``match_plain(payload)``: a match if ``payload`` has the plain shape of a Book or a Cancel, else None.
 
 Its ``groups()`` are (the id field as the answer echoes it, None for id 0; ``BOOK_TAG`` or
-``CANCEL_TAG``; 36 bytes in the uuid's place, in the case they came in). It is a plain request
-only if those bytes are a canonical uuid: ``uuid.translate(UUID_CLASSES) == UUID_SHAPE``. The
+``CANCEL_TAG``; 36 bytes in the uuid's place). It is a plain request only if those bytes are a
+canonical lower-case uuid: ``uuid.translate(UUID_CLASSES) == UUID_SHAPE``. The
 service's hot path calls the compiled pattern's own method and ``translate``: two C calls per
 request, no Python frame (``fast_book`` says what it recognizes)."""
 _SEAT_HEADS = [b""]  # number -> the bytes of a Seat answer between the id field and the uuid
@@ -102,7 +104,7 @@ def fast_book(payload: bytes) -> tuple[bytes, bytes] | None:
     field, _, raw = match.groups()
     if raw.translate(UUID_CLASSES) != UUID_SHAPE:
         return None
-    return field or b"", raw.lower()
+    return field or b"", raw
 
 
 def fast_cancel(payload: bytes) -> tuple[bytes, bytes] | None:
@@ -116,7 +118,7 @@ def fast_cancel(payload: bytes) -> tuple[bytes, bytes] | None:
     field, _, raw = match.groups()
     if raw.translate(UUID_CLASSES) != UUID_SHAPE:
         return None
-    return field or b"", raw.lower()
+    return field or b"", raw
 
 
 def released_answer(field: bytes, number: int) -> bytes:

@@ -38,7 +38,7 @@ class Pinning:
     loadgen: tuple[int, ...] | None
     description: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """metadata.json's ``cpus``."""
         return {
             "server": None if self.server is None else list(self.server),

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from seatlab.machine import git_commit, machine_info, versions
 from seatlab.runner.results import SCHEMA_VERSION
 
 
 def run_metadata(
-    config: dict[str, Any], overrides: list[str], swept: list[str], cpus: dict[str, Any]
-) -> dict[str, Any]:
+    config: dict[str, object], overrides: list[str], swept: list[str], cpus: dict[str, object]
+) -> dict[str, object]:
     """metadata.json: `swept` lists the points.csv columns this run sweeps (first = the plots' x axis,
     second = one line per value); `cpus` where the server and the load ran (``Pinning.to_json``: its
     ``description`` is the plots' subtitle); machine, versions and commit come from ``seatlab.machine``."""

@@ -48,16 +48,15 @@ class SeatService:
     def handle(self, payload: bytes) -> bytes:
         """Answer one correctly framed request; never raises.
 
-        The hot path, a plain Book or Cancel (``match_plain`` and the uuid's shape: one regex
-        match and one translate, no protobuf objects), is written out here rather than through helpers: at ~100k requests/s every
+        The hot path, a plain Book or Cancel in lower case (``match_plain`` and the uuid's shape: one
+        regex match and one translate, no protobuf objects), is written out here rather than through helpers: at ~100k requests/s every
         Python call is a measurable share of the server's CPU (experiments/ceiling/README.md).
         """
         match = match_plain(payload)
         if match is not None and (parts := match.groups())[2].translate(UUID_CLASSES) == UUID_SHAPE:
-            field, tag, raw = parts
+            field, tag, raw = parts  # raw: a canonical lower-case uuid (upper case takes the general path)
             if field is None:
                 field = b""  # id 0: proto3 leaves the field out, so does the answer
-            raw = raw.lower()
             uuid = raw.decode("ascii")
             store = self.store
             try:

@@ -55,6 +55,6 @@ def serve(ctx: ServerContext) -> None:
     """Answer every frame with FIXED_ANSWER on ``--threads`` loops until a signal."""
 
     def make(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> LoopListener:
-        return EventServer(loop, sock, fixed_answers, answer_one=lambda payload: FIXED_ANSWER).listener
+        return EventServer(loop, sock, fixed_answers, lambda payload: FIXED_ANSWER).listener
 
     run_loops(ctx, make)

@@ -107,27 +107,25 @@ class CoroServer:
         core = conn.core
         listener = self.listener
         answer = self.service.answer
+        handle = self.service.handle
         commit = self.commit
         delay_s = self.delay_s
         limit = 1 if delay_s else TURN_FRAMES
         read = reader.read
+        feed = core.feed
         write = writer.write
         drain = writer.drain
         buffered = writer.transport.get_write_buffer_size  # drain() only when the kernel did not take it all
-        # no commit: a read that is exactly one request skips the batch (answer([p]) is handle(p))
-        one = self.service.handle if not (commit or self.service.needs_commit) else None
         sleep = self._sleep
-        while True:
-            if listener.stopping:
-                conn.shutdown()
-                return
-            batch = core.next_batch(limit)
-            if batch.payloads:
+        batch = core.next_batch(limit)
+        while True:  # take a batch, await its delay, answer, write, read
+            payloads = batch.payloads
+            if payloads:
                 conn.busy = True
                 if delay_s:
-                    await self._sleep()
+                    await sleep()
                 if commit is None:
-                    answers = answer(batch.payloads)
+                    answers = handle(payloads[0]) if len(payloads) == 1 else answer(payloads)
                 else:
                     answers = await self._committed(commit, batch.payloads)
                 write(answers + batch.error if batch.error else answers)
@@ -140,30 +138,15 @@ class CoroServer:
                 if batch.error and not core.eof:
                     await _linger(reader, writer, core)
                 return
+            if listener.stopping:  # before the next batch is taken: what is left is answered "shutting down"
+                conn.shutdown()
+                return
             if batch.more:
                 if not delay_s:
                     await asyncio.sleep(0)  # one turn each: the other connections and the accept first
-                continue
-            data = await read(_READ_SIZE)
-            if one is not None and (payload := core.take_single(data)) is not None:
-                # a closed-loop client's one request per read: answered at once, or after its delay
-                while True:
-                    conn.busy = True
-                    if delay_s:
-                        await sleep()
-                    write(one(payload))
-                    if buffered():
-                        await drain()
-                    conn.busy = False
-                    if listener.stopping:
-                        break  # the loop's top shuts it down
-                    data = await read(_READ_SIZE)
-                    payload = core.take_single(data)
-                    if payload is None:  # anything else: the batches' way
-                        core.receive_data(data)
-                        break
-                continue
-            core.receive_data(data)
+                batch = core.next_batch(limit)
+            else:  # (a shutdown meanwhile closes the stream: the read ends it)
+                batch = feed(await read(_READ_SIZE), limit)
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -90,45 +90,48 @@ def test_single_frame_fast_path_keeps_order_with_a_second_read() -> None:
     assert conn.next_batch().payloads == [b"first", b"second"]
 
 
-def test_take_single_hands_out_one_whole_frame_and_leaves_the_connection_empty() -> None:
+def test_feed_hands_out_one_whole_frame_and_leaves_the_connection_empty() -> None:
     conn = ServerConnection()
-    assert conn.take_single(frame(b"first")) == b"first"
+    assert conn.feed(frame(b"first")) == Batch([b"first"], b"", False, False)
     assert conn.buffered == 0
     assert conn.next_batch() == Batch([], b"", False, False)  # nothing left to serve
-    assert conn.take_single(frame(b"")) == b""  # an empty payload is a whole frame too
+    assert conn.feed(frame(b"")) == Batch([b""], b"", False, False)  # an empty payload is a whole frame too
+
+
+def _twin(held: bytes, eof: bool = False) -> ServerConnection:
+    conn = ServerConnection()
+    if held:
+        conn.receive_data(held)
+    if eof:
+        conn.receive_data(b"")
+    return conn
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("held", "data", "limit"),
     [
-        frame(b"a") + frame(b"b"),  # two frames
-        frame(b"abc")[:-1],  # a partial frame
-        frame(b"abc") + b"\x05",  # a frame and the start of the next
-        frame(b"x" * 200),  # a two-byte length: the decoder's
+        (b"", frame(b"a") + frame(b"b"), 8),  # two frames
+        (b"", frame(b"a") + frame(b"b"), 1),  # two frames, one per turn: more
+        (b"", frame(b"abc")[:-1], 8),  # a partial frame
+        (b"", frame(b"abc") + b"\x05", 8),  # a frame and the start of the next
+        (b"", frame(b"x" * 200), 8),  # a two-byte length: the decoder's
+        (frame(b"one")[:2], frame(b"two"), 8),  # behind a partial frame in the decoder
+        (frame(b"one"), frame(b"two"), 8),  # behind a single frame not yet served
+        (b"", b"", 8),  # the end of the stream
+        (encode_varint(MAX_FRAME + 1), frame(b"late"), 8),  # after a framing error
     ],
 )
-def test_take_single_takes_nothing_that_is_not_exactly_one_frame(data: bytes) -> None:
-    conn = ServerConnection()
-    assert conn.take_single(data) is None
-    assert conn.buffered == 0  # nothing taken: the caller hands it to receive_data
-    conn.receive_data(data)
-    assert conn.buffered == len(data)
+def test_feed_is_receive_data_then_next_batch(held: bytes, data: bytes, limit: int) -> None:
+    fed, twin = _twin(held), _twin(held)
+    twin.receive_data(data)
+    assert fed.feed(data, limit) == twin.next_batch(limit)
+    assert (fed.buffered, fed.eof, fed.failed) == (twin.buffered, twin.eof, twin.failed)
+    assert fed.next_batch(limit) == twin.next_batch(limit)
 
 
-def test_take_single_waits_behind_what_the_connection_holds() -> None:
-    held = ServerConnection()
-    held.receive_data(frame(b"one")[:2])  # a partial frame in the decoder
-    assert held.take_single(frame(b"two")) is None
-    single = ServerConnection()
-    single.receive_data(frame(b"one"))  # a single frame not yet served
-    assert single.take_single(frame(b"two")) is None
-    ended = ServerConnection()
-    ended.receive_data(b"")
-    assert ended.take_single(frame(b"late")) is None
-    failed = ServerConnection()
-    failed.receive_data(encode_varint(MAX_FRAME + 1))
-    assert failed.next_batch().close
-    assert failed.take_single(frame(b"late")) is None
+def test_feed_after_the_end_of_the_stream_takes_no_fast_path() -> None:
+    ended = _twin(b"", eof=True)
+    assert ended.feed(frame(b"late")).close
 
 
 @pytest.mark.parametrize(

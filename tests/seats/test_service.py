@@ -133,4 +133,6 @@ def test_a_plain_shaped_request_with_a_wrong_uuid_takes_the_general_path() -> No
     assert garbage.error.code == seat_pb2.Error.BAD_REQUEST and "not a Request" in garbage.error.message
     assert service.store.stats() == (10, 0)
     upper = ask(service, request(id=9, book=seat_pb2.Book(uuid=U1.upper())))
-    assert upper.seat.uuid == U1.lower()  # upper-case hex is canonical: the hot path lowercases it
+    assert (
+        upper.seat.uuid == U1.lower()
+    )  # upper-case hex is canonical: the general path (protobuf) lowercases it
