@@ -44,9 +44,11 @@ def histogram_of(latencies_us: Iterable[int]) -> HdrHistogram:
     return histogram_from_counts(counts.keys(), counts.values())
 
 
-def histogram_from_counts(values_us: Iterable[int], counts: Iterable[int]) -> HdrHistogram:
-    """A histogram of ``count`` occurrences of each value (us)."""
-    h = new_histogram()
+def histogram_from_counts(
+    values_us: Iterable[int], counts: Iterable[int], into: HdrHistogram | None = None
+) -> HdrHistogram:
+    """A histogram of ``count`` occurrences of each value (us): ``into``, if given, with them added."""
+    h = new_histogram() if into is None else into
     for value, count in zip(values_us, counts, strict=True):
         h.record_value(min(max(int(value), LOWEST_US), HIGHEST_US), int(count))
     return h

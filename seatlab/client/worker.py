@@ -46,7 +46,7 @@ from seatlab.client.answers import book_body, cancel_body
 from seatlab.client.dispatch import OpenLoop
 from seatlab.client.ledger import ALL_TIME, ConfirmationLog
 from seatlab.client.load_client import BOOK, CANCEL, Client, ClientSettings
-from seatlab.client.recording import ClientTally, Recording
+from seatlab.client.recording import FOLD_ANSWERS, ClientTally, Recording
 from seatlab.client.result import ERROR_KINDS, WorkerResult
 from seatlab.client.schedule import DueTimes
 from seatlab.modes import Connect, Mode
@@ -194,10 +194,13 @@ class LoadWorker:
         for c in self.clients:
             if c.out_kind and c.transport is not None and now - c.out_sent > timeout_ns:
                 c.abort("timeout", f"no answer within {self.plan.timeout_s} s")
+        recording = self.recording
+        if self.window is not None and not self.sellout and len(recording.t_done) >= FOLD_ANSWERS:
+            recording.fold(self.window, len(self.clients))  # memory follows the clients, not the run's length
         if self.progress and now >= self.next_progress:
             self.next_progress = now + _PROGRESS_NS
             errors = sum(self.errors_by_kind.values())
-            self.pipe.send(control.Progress(self.plan.worker, len(self.recording.t_done), errors))
+            self.pipe.send(control.Progress(self.plan.worker, recording.answers, errors))
         if self.checked:
             self.pipe.send(self.log.take(perf_counter_ns()))
         if self.stopping:
@@ -425,7 +428,7 @@ class LoadWorker:
             served_histogram=histogram.encode(tally.served),
             censored_histogram=histogram.encode(tally.censored),
             window_answers=tally.window_answers,
-            total_answers=len(self.recording.t_done),
+            total_answers=self.recording.answers,
             errors_by_kind=self.errors_by_kind,
             server_errors_by_code=self.server_errors,
             error_examples=self.error_examples,

@@ -7,7 +7,8 @@ number -> uuid and uuid -> number. One lock makes each operation atomic
 across threads (the tpool workers, or several event loops); the delay of a
 request is spent before the store is called, never under the lock.
 
-A change is journaled before memory changes; if the journal refuses it
+A change is journaled before memory changes (and once it is in both, a journal grown well past the
+live seats is compacted to them: ``Journal.compact``); if the journal refuses it
 (``DbWriteError``: a full disk), the change is undone and the error
 propagates, so the service answers ``INTERNAL`` and memory, file and
 answers agree.
@@ -70,6 +71,8 @@ class SeatStore:
                     raise
             self._uuid_of[number] = uuid
             self._number_of[uuid] = number
+            if self.journal is not None and self.journal.due:
+                self.journal.compact(self._uuid_of)
             return number
 
     def cancel(self, uuid: str) -> int:
@@ -83,6 +86,8 @@ class SeatStore:
             del self._number_of[uuid]
             del self._uuid_of[number]
             self._released.append(number)
+            if self.journal is not None and self.journal.due:
+                self.journal.compact(self._uuid_of)
             return number
 
     def stats(self) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seatlab.modes import Sync
 from seatlab.protocol.limits import MAX_CAPACITY
+from seatlab.seats.journal import COMPACT_MIN_BYTES
 from seatlab.server.backends import BACKENDS
 
 
@@ -33,6 +34,8 @@ class ServerConfig:
     delay_ms: float = 0.0
     threads: int = 2
     sync: Sync = Sync.os
+    compact_min_bytes: int = COMPACT_MIN_BYTES
+    """The db file is compacted once past twice its last compacted size and past this (``Journal``)."""
 
     @property
     def delay_s(self) -> float:
@@ -56,6 +59,8 @@ class ServerConfig:
         ]  # fmt: skip
         if self.db_path is not None:
             argv += ["--db-path", str(self.db_path)]
+        if self.compact_min_bytes != COMPACT_MIN_BYTES:
+            argv += ["--compact-min-bytes", str(self.compact_min_bytes)]
         return argv
 
 
@@ -156,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.sync,
         help="os: write(2) before answering; fsync: also fsync (default %(default)s)",
     )
+    p.add_argument(
+        "--compact-min-bytes",
+        type=_int_in("compact-min-bytes", 0),
+        default=d.compact_min_bytes,
+        help="rewrite the db file as the seats held once it is past twice its last compacted size "
+        "and past this many bytes (default %(default)s: 4 MiB)",
+    )
     return p
 
 
@@ -172,4 +184,5 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         delay_ms=ns.delay,
         threads=ns.threads,
         sync=ns.sync,
+        compact_min_bytes=ns.compact_min_bytes,
     )

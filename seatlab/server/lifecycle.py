@@ -76,7 +76,7 @@ def open_service(config: ServerConfig) -> SeatService:
     journal: Journal | None = None
     seats: dict[int, str] = {}
     if config.db_path is not None:
-        journal, seats = Journal.open(config.db_path, config.capacity, config.sync)
+        journal, seats = Journal.open(config.db_path, config.capacity, config.sync, config.compact_min_bytes)
         log.info("%s: restored %d booked seats", config.db_path, len(seats))
     return SeatService(SeatStore(config.capacity, journal, seats))
 
