@@ -6,15 +6,21 @@ cancelled again, as a duration run's refill does) is written twice through the r
 before compaction existed, every line kept) and once with the server's default (compaction past 4 MiB
 and twice the last compacted size). Then a real server (``python -m seatlab.server --backend event``)
 is started on each file, side by side, ``--repeat`` times: the time from its start to its READY line
-(the replay) and its peak RSS then (``VmHWM``). Prints one JSON line per file and a table.
+(the replay) and its peak RSS then (``VmHWM``), each start on a fresh copy of the file (a server
+compacts a long journal when it opens it). ``--old CHECKOUT`` also starts that checkout's server on
+the full history (``PYTHONPATH``; one from before compaction replays it all, every time). Prints one
+JSON line per measurement and a table.
 
-    .venv/bin/python experiments/long/restart.py --pairs 10000 100000 1000000
+    git worktree add --detach /tmp/w/base 74302da
+    .venv/bin/python experiments/long/restart.py --pairs 10000 100000 1000000 --old /tmp/w/base
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,13 +50,17 @@ def write_history(path: Path, pairs: int, held: int, compact_min_bytes: int) -> 
     return path.stat().st_size, compactions
 
 
-def restart(path: Path) -> tuple[float, float]:
-    """(seconds from start to READY, peak RSS in MiB then) of a real server on ``path``."""
+def restart(path: Path, checkout: Path | None = None) -> tuple[float, float]:
+    """(seconds from start to READY, peak RSS in MiB then) of a real server on a fresh copy of ``path``
+    (``checkout``: that checkout's server)."""
+    copy = path.with_name(path.name + ".run")
+    shutil.copyfile(path, copy)
+    env = dict(os.environ, PYTHONPATH=str(checkout.resolve())) if checkout is not None else None
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "seatlab.server", "--backend", "event", "--port", "0",
-         "--capacity", str(CAPACITY), "--db-path", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+         "--capacity", str(CAPACITY), "--db-path", str(copy)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd="/tmp",
     )  # fmt: skip
     try:
         assert server.stdout is not None
@@ -64,6 +74,7 @@ def restart(path: Path) -> tuple[float, float]:
     finally:
         server.terminate()
         server.wait(30)
+        copy.unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -71,6 +82,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--held", type=int, default=300, help="seats kept through the churn")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--old", type=Path, help="a checkout whose server also opens the full history")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,23 +91,30 @@ def main() -> None:
             for name, minimum in (("full history", 1 << 62), ("compacted", COMPACT_MIN_BYTES)):
                 path = Path(tmp) / f"{pairs}-{name.replace(' ', '-')}.csv"
                 files[name] = (path, *write_history(path, pairs, args.held, minimum))
-            runs: dict[str, list[tuple[float, float]]] = {name: [] for name in files}
+            starts = [("full history", "this server", None), ("compacted", "this server", None)]
+            if args.old is not None:
+                starts.insert(0, ("full history", f"{args.old.name} (before)", args.old))
+            runs: dict[tuple[str, str], list[tuple[float, float]]] = {(f, w): [] for f, w, _ in starts}
             for _ in range(args.repeat):  # side by side, alternating
-                for name, (path, *_rest) in files.items():
-                    runs[name].append(restart(path))
-            for name, (_path, size, compactions) in files.items():
+                for name, who, checkout in starts:
+                    runs[(name, who)].append(restart(files[name][0], checkout))
+            for name, who, _checkout in starts:
+                _path, size, compactions = files[name]
                 row = {
-                    "pairs": pairs, "held": args.held, "file": name, "bytes": size, "compactions": compactions,
-                    "ready_s": statistics.median(r for r, _ in runs[name]),
-                    "peak_rss_mib": statistics.median(m for _, m in runs[name]),
+                    "pairs": pairs, "held": args.held, "file": name, "server": who, "bytes": size,
+                    "compactions": compactions,
+                    "ready_s": statistics.median(r for r, _ in runs[(name, who)]),
+                    "peak_rss_mib": statistics.median(m for _, m in runs[(name, who)]),
                 }  # fmt: skip
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print("\n| history (book+cancel pairs) | file | size | compactions | start to READY | peak RSS |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print(
+        "\n| history (book+cancel pairs) | file | size | compactions while written | server | start to READY | peak RSS |"
+    )
+    print("|---:|---|---:|---:|---|---:|---:|")
     for r in rows:
         print(
-            f"| {r['pairs']:,} | {r['file']} | {r['bytes'] / 2**20:.1f} MiB | {r['compactions']} | "
+            f"| {r['pairs']:,} | {r['file']} | {r['bytes'] / 2**20:.1f} MiB | {r['compactions']} | {r['server']} | "
             f"{r['ready_s']:.2f} s | {r['peak_rss_mib']:.0f} MiB |"
         )
 

@@ -127,6 +127,12 @@ class Journal:
         except OSError as exc:
             raise DbFileError(f"{path}: cannot use db file: {exc.strerror or exc}") from exc
         journal = cls(path, fd, sync, compact_min_bytes)
+        # against the seats held, not the file: a long journal (one from before compaction, or one
+        # whose compaction a crash interrupted) is compacted now, before anything is served
+        live = len(HEADER) + 1 + sum(len(str(n)) + len(u) + 2 for n, u in seats.items())
+        journal._compact_at = max(compact_min_bytes, 2 * live)
+        if journal._size > journal._compact_at:
+            journal.compact(seats)
         if journal._size == 0:
             try:
                 journal._append((HEADER + "\n").encode())

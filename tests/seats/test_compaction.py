@@ -226,3 +226,16 @@ def test_compaction_needs_no_lock_of_its_own_beside_the_stores(tmp_path: Path) -
     store.close()
     assert Journal.open(path, CAPACITY)[1] == held
     assert os.path.getsize(path) < 32 * 1024  # 160 seats held: about 8 KB, twice that at most
+
+
+def test_a_long_journal_from_before_compaction_is_compacted_when_it_opens(tmp_path: Path) -> None:
+    path = tmp_path / "db.csv"
+    store = _store(path, compact_min_bytes=1 << 30)  # a server that never compacted
+    _churn(store, pairs=3000, held=5)
+    held = store.seats()
+    store.close()
+    assert len(path.read_text().splitlines()) == 1 + 5 + 2 * 3000
+    journal, seats = Journal.open(path, CAPACITY, Sync.os, compact_min_bytes=4096)
+    assert seats == held and journal.compactions == 1
+    journal.close()
+    assert len(path.read_text().splitlines()) == 1 + 5
