@@ -40,3 +40,17 @@ class Sync(StrEnum):
 def words(choice: type[StrEnum]) -> tuple[str, ...]:
     """The accepted texts of ``choice``, in definition order (for messages and argparse)."""
     return tuple(member.value for member in choice)
+
+
+class WorkKind(StrEnum):
+    """What a request's CPU work is: pure Python that holds the GIL, or C code that releases it."""
+
+    python = "python"
+    released = "released"
+
+
+class Offload(StrEnum):
+    """Where a loop backend does a request's CPU work: on its loop, or in a thread (``to_thread``)."""
+
+    none = "none"
+    thread = "thread"

@@ -64,6 +64,9 @@ class PointRow:
     backend: str
     threads: int
     delay_ms: float
+    work_ms: float = 0.0  # CPU work per request (0: none)
+    work_kind: str = "python"  # python (holds the GIL) or released
+    offload: str = "none"  # none, or thread (coro, event: the work off the loop)
     capacity: int
     clients: int
     mode: str
@@ -73,7 +76,8 @@ class PointRow:
     duration_s: float  # NaN in sell-out mode
     throughput_rps: float = NAN  # answers/s in the window
     bookings_rps: float = NAN
-    bound_rps: float  # Little's law (with the load hosts' round trip, when the load ran elsewhere)
+    bound_rps: float  # the smallest bound: Little's law (with the load hosts' round trip), the CPU, the rate
+    bound_by: str = ""  # what sets bound_rps, in words ("Little's law: 2 threads / 55 ms", "CPU: ...")
     efficiency: float = NAN
     ceiling_ratio: float = NAN  # filled when the file is written: it compares rows
     predicted_sellout_s: float

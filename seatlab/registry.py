@@ -65,6 +65,9 @@ PYTHON_BACKENDS: tuple[str, ...] = tuple(b.name for b in _ALL if b.serve is not 
 NATIVE_SERVERS: tuple[str, ...] = tuple(b.native for b in _ALL if b.native is not None)
 """The C++ servers ``seatlab.native`` builds (binary ``native_NAME``, backend ``native_NAME``)."""
 
+OFFLOADING: tuple[str, ...] = ("coro", "event")
+"""The backends whose per-request CPU work may run in a thread, off their loop (``--offload thread``)."""
+
 FIXED_ANSWER: frozenset[str] = frozenset(b.name for b in _ALL if b.fixed_answer)
 """Backends that answer every frame with one fixed Seat and book nothing."""
 

@@ -66,7 +66,8 @@ awaitable<void> linger(std::shared_ptr<tcp::socket> socket) {
   deadline.cancel();
 }
 
-awaitable<void> session(std::shared_ptr<tcp::socket> socket, SeatService& service, double delay_ms) {
+awaitable<void> session(std::shared_ptr<tcp::socket> socket, SeatService& service, double delay_ms,
+                        double work_ms) {
   std::list<std::shared_ptr<tcp::socket>>::iterator self;
   {
     std::lock_guard lock(live_mutex);
@@ -98,6 +99,7 @@ awaitable<void> session(std::shared_ptr<tcp::socket> socket, SeatService& servic
         append_not_started(payload, out);
         continue;
       }
+      spin_cpu(work_ms);  // the CPU work, on the io_context thread that runs this coroutine
       if (delay_ms > 0) {
         timer.expires_after(delay);
         co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));  // the simulated work: an awaited sleep
@@ -133,7 +135,7 @@ done:
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& context, SeatService& service,
-                            double delay_ms) {
+                            double delay_ms, double work_ms) {
   Backoff backoff;
   asio::steady_timer pause(acceptor.get_executor());
   while (!stopping) {
@@ -153,7 +155,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& context, 
       continue;
     }
     backoff.reset();
-    asio::co_spawn(socket->get_executor(), session(socket, service, delay_ms), asio::detached);
+    asio::co_spawn(socket->get_executor(), session(socket, service, delay_ms, work_ms), asio::detached);
   }
 }
 
@@ -187,7 +189,7 @@ int main(int argc, char** argv) {
       });
     }
   });
-  asio::co_spawn(context, accept_loop(acceptor, context, service, options.delay_ms), asio::detached);
+  asio::co_spawn(context, accept_loop(acceptor, context, service, options.delay_ms, options.work_ms), asio::detached);
   announce_ready(options, bound_port(fd));
   std::vector<std::thread> loops;
   for (int i = 1; i < options.threads; ++i) loops.emplace_back([&] { context.run(); });

@@ -204,6 +204,7 @@ inline void EventLoops::serve(Conn* c) {
       append_not_started(c->payload, out);
       continue;
     }
+    spin_cpu(options_.work_ms);  // the CPU work, on the loop: the loop's other clients wait meanwhile
     if (options_.delay_ms > 0) {
       c->busy = true;
       evtimer_add(c->timer, &delay_);  // the simulated work: a timer in the event loop

@@ -48,7 +48,7 @@ void forget(int fd) {
 }
 
 // One connection, start to end, in this pool thread: blocking, one request after another.
-void serve(int fd, SeatService& service, double delay_ms) {
+void serve(int fd, SeatService& service, double delay_ms, double work_ms) {
   {
     std::lock_guard lock(live_mutex);
     if (stopping) {  // accepted but never started before the stop: just close it
@@ -80,6 +80,7 @@ void serve(int fd, SeatService& service, double delay_ms) {
         if (!send_all(fd, out)) goto done;
         continue;
       }
+      spin_cpu(work_ms);    // the CPU work, in the pool thread
       sleep_ms(delay_ms);   // the simulated work: a blocking sleep in the pool thread
       out.clear();
       service.answer(payload, out);
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
       continue;
     }
     backoff.reset();
-    boost::asio::post(pool, [fd, &service, &options] { serve(fd, service, options.delay_ms); });
+    boost::asio::post(pool, [fd, &service, &options] { serve(fd, service, options.delay_ms, options.work_ms); });
   }
   ::close(listener);
   {

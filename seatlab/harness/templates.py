@@ -6,7 +6,7 @@ entry with its own) is started from that template instead of ``python -m
 seatlab.server``. The template is split like a shell line (``shlex``, no shell
 runs: wrap it in ``sh -c 'exec ...'`` yourself if you need one) and each word
 filled in from the point's ``ServerConfig``: ``{port} {capacity} {delay}
-{threads} {db_path} {max_backlog} {address} {sync}``. The template is
+{threads} {db_path} {max_backlog} {address} {sync} {work} {work_kind}``. The template is
 checked while the config is validated, before any server starts: an unknown
 placeholder names itself (exit 2). The program must print ``READY <host>
 <port>`` as its first stdout line (``/work/shared/spec/protocol.md``) and
@@ -37,6 +37,8 @@ PLACEHOLDERS: dict[str, Callable[[ServerConfig], str]] = {
     "port": lambda c: str(c.port),
     "capacity": lambda c: str(c.capacity),
     "delay": lambda c: f"{c.delay_ms:g}",  # ms, as the built-in servers' --delay
+    "work": lambda c: f"{c.work_ms:g}",  # ms of CPU per request, as their --work
+    "work_kind": lambda c: str(c.work_kind),
     "threads": lambda c: str(c.threads),
     "db_path": lambda c: "" if c.db_path is None else str(c.db_path),
     "max_backlog": lambda c: str(c.max_backlog),

@@ -27,6 +27,9 @@ from seatlab.report.latency import counts_unanswered
 
 _PARAM_TEXT = {
     "delay_ms": "delay {:g} ms",
+    "work_ms": "work {:g} ms",
+    "work_kind": "{} work",
+    "offload": "offload {}",
     "threads": "threads {:g}",
     "capacity": "capacity {:g}",
     "mode": "{} mode",
@@ -38,6 +41,7 @@ AXIS_LABELS = {
     "clients": "concurrent clients",
     "rate": "offered rate (bookings/s)",
     "delay_ms": "delay (ms)",
+    "work_ms": "CPU work per request (ms)",
     "threads": "threads",
     "capacity": "capacity (seats)",
 }
@@ -81,6 +85,18 @@ def subtitle(results: Results, frame: pd.DataFrame) -> str:
     failed = int((results.frame["status"] != "ok").sum()) if "status" in results.frame else 0
     note = f" ({failed} failed point{'s' * (failed != 1)}: see report.md)" if failed else ""
     return f"{params_text(frame)}{note}\n{machine_text(results.metadata)}\n{counting_text(results.frame)}"
+
+
+def has_work(frame: pd.DataFrame) -> bool:
+    """Whether any point computed per request (``work``): its bound may be the CPU, not Little's law."""
+    if frame.index.name == "work_ms":  # a table by work
+        return bool((frame.index.to_series().fillna(0) > 0).any())
+    return "work_ms" in frame.columns and bool((frame["work_ms"].fillna(0) > 0).any())
+
+
+def bound_name(frame: pd.DataFrame) -> str:
+    """How the plots and findings name the bound: Little's law's, or with work also the CPU's."""
+    return "bound (Little's law or the CPU)" if has_work(frame) else "Little's law bound"
 
 
 def series_frames(ok: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from seatlab.registry import FIXED_ANSWER, ceiling_of
 from seatlab.report.collect import Results, value_text
-from seatlab.report.figure import AXIS_LABELS, series_frames
+from seatlab.report.figure import AXIS_LABELS, bound_name, has_work, series_frames
 from seatlab.report.latency import counts_unanswered, flags, ms_text
 from seatlab.report.load_latency import is_rate_sweep, knees, with_booking_rates
 
@@ -73,7 +73,7 @@ def _bound_lines(table: pd.DataFrame, x: str, unit: str = "req/s") -> list[str]:
     lines: list[str] = []
     effs = ", ".join(f"{value_text(c)}: {e:.2f}" for c, e in table["efficiency"].items())
     what = "throughput" if unit == "req/s" else "bookings answered"
-    lines.append(f"efficiency ({what} / Little's law bound) by {AXIS_LABELS.get(x, x)}: {effs}.")
+    lines.append(f"efficiency ({what} / {bound_name(table)}) by {AXIS_LABELS.get(x, x)}: {effs}.")
     on = table["efficiency"] >= TRACKS
     if on.all():
         lines.append(
@@ -304,6 +304,28 @@ def rate_findings(ok: pd.DataFrame) -> list[str]:
     return lines
 
 
+def what_binds(ok: pd.DataFrame, x: str) -> list[str]:
+    """With CPU work per request: for each series, which limit sets its bound where (``bound_by``), and
+    how close it came."""
+    if not has_work(ok) or "bound_by" not in ok.columns:
+        return []
+    lines = []
+    for name, part in series_frames(ok):
+        said = []
+        for by, rows in part.groupby(part["bound_by"].fillna(""), sort=False):
+            if not by:
+                continue
+            table = by_x(rows, x)
+            where = ", ".join(
+                f"{value_text(v)} ({_fmt(r['throughput_rps'])} req/s, {r['efficiency']:.2f})"
+                for v, r in table.iterrows()
+            )
+            said.append(f"{by} at {AXIS_LABELS.get(x, x)} {where}")
+        if said:
+            lines.append(f"What binds {name} (throughput, share of that bound): " + "; ".join(said) + ".")
+    return lines
+
+
 def findings(results: Results) -> list[str]:
     """The findings of a run or sweep, one bullet each."""
     ok, frame, x = results.ok, results.frame, results.x
@@ -320,7 +342,7 @@ def findings(results: Results) -> list[str]:
     for name, part in series_frames(ok):
         if (~part["backend"].isin(FIXED_ANSWER)).any():
             lines.append(" ".join(series_findings(name, part, ceiling, x)))
-    lines += starvation(ok, x) + same_bound(ok, x) + comparison(ok, x)
+    lines += what_binds(ok, x) + starvation(ok, x) + same_bound(ok, x) + comparison(ok, x)
     if is_rate_sweep(results):
         lines += rate_findings(ok)
     lines += lower_bound_note(ok)

@@ -21,6 +21,7 @@ from seatlab.report.collect import Results
 from seatlab.report.distribution import plot_percentiles
 from seatlab.report.figure import (
     AXIS_LABELS,
+    bound_name,
     colors,
     is_ceiling,
     median,
@@ -86,7 +87,7 @@ def throughput_figure(results: Results) -> Figure:
         if len(bound):
             bounded = True
             ax.plot(bound.index, bound.values, "--", marker="_", markersize=14, color=color, alpha=0.8,
-                    label=f"{name}: Little's law bound")  # fmt: skip
+                    label=f"{name}: {bound_name(ok)}")  # fmt: skip
     if len(ok) and ok["throughput_rps"].max() / max(1e-9, ok["throughput_rps"].min()) > 30:
         ax.set_yscale("log")
     x_axis(ax, ok, x)

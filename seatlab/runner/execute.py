@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seatlab.modes import Mode
+from seatlab.modes import Mode, Offload
 from seatlab.outputs import PointRow
+from seatlab.registry import OFFLOADING
 from seatlab.runner.cpus import cpu_ranges
-from seatlab.runner.points import SweepPoint, bound_rps, offered_answers_rps
+from seatlab.runner.points import CpuWork, SweepPoint, offered_answers_rps, point_limit
 from seatlab.runner.results import write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
 from seatlab.runner.schema import SeatlabConfig
@@ -46,9 +47,8 @@ def point_params(
     ``rtt_ms``: the load hosts' round trip to the server, when the load ran on other hosts: each request
     also spends it on the wire, so the bound is ``L / (delay + RTT)``.
     """
-    offered = offered_answers_rps(point.rate, config.mode)
-    delay_ms = point.delay_ms + (0.0 if math.isnan(rtt_ms) else rtt_ms)
-    bound = bound_rps(point.backend.bound, point.clients, point.threads, delay_ms, offered)
+    work = point_work(point, config)
+    bound = point_limit(point, config.mode, work, 0.0 if math.isnan(rtt_ms) else rtt_ms)
     sellout = config.mode is Mode.sellout
     pinning = config.pinning
     return PointRow(
@@ -57,6 +57,9 @@ def point_params(
         backend=point.backend.name,
         threads=point.threads,
         delay_ms=point.delay_ms,
+        work_ms=work.ms,
+        work_kind=str(work.kind),
+        offload=str(work.offload),
         capacity=point.capacity,
         clients=point.clients,
         mode=str(config.mode),
@@ -64,13 +67,25 @@ def point_params(
         rate=math.nan if point.rate is None else point.rate,
         connect=str(config.connect),
         duration_s=math.nan if sellout else config.duration,
-        bound_rps=bound,
-        predicted_sellout_s=point.capacity / bound if sellout and bound > 0 else math.nan,
+        bound_rps=bound.rps,
+        bound_by=bound.by,
+        predicted_sellout_s=point.capacity / bound.rps if sellout and bound.rps > 0 else math.nan,
         server_cpus="" if pinning.server is None else cpu_ranges(pinning.server),
         loadgen_cpus="" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
         rtt_ms=rtt_ms,
         point_dir=point_dir,
     )
+
+
+def point_work(point: SweepPoint, config: SeatlabConfig) -> CpuWork:
+    """The point's CPU work as its server does it: none for a fixed-answer server (it serves nothing),
+    offloaded only by the loops; ``cores``, what the server may use (its pinned CPUs, or this machine's)."""
+    pinned = config.pinning.server
+    cores = len(pinned) if pinned is not None else len(os.sched_getaffinity(0))
+    if point.backend.fixed_answer or not point.work_ms:
+        return CpuWork(0.0, config.work_kind, Offload.none, cores)
+    offload = config.offload if point.backend.name in OFFLOADING else Offload.none
+    return CpuWork(point.work_ms, config.work_kind, offload, cores)
 
 
 def load_process_count(point: SweepPoint, config: SeatlabConfig) -> int:
@@ -237,6 +252,7 @@ def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measu
     from seatlab.server.config import ServerConfig
 
     external = point.backend.command
+    work = point_work(point, config)
     db_path: Path | None = None
     # the calibration target keeps no seats; an external server's template may name {db_path} anyway
     if not point.backend.fixed_answer or external is not None:
@@ -260,6 +276,9 @@ def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measu
         max_backlog=config.max_backlog,
         db_path=db_path,
         sync=config.sync,
+        work_ms=work.ms,
+        work_kind=work.kind,
+        offload=work.offload,
     )
     pinning = config.pinning
     server = ServerProcess(

@@ -11,10 +11,13 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from seatlab.modes import Mode
+from seatlab.modes import Mode, Offload, WorkKind
+from seatlab.registry import BACKENDS
 from seatlab.runner.schema import SWEPT_KEYS, BackendChoice, Bound, SeatlabConfig
 
-_NAME_TAGS = {"clients": "c", "rate": "r", "delay_ms": "d", "threads": "t", "capacity": "n"}
+NATIVE_BACKENDS = frozenset(name for name, b in BACKENDS.items() if b.native is not None)
+
+_NAME_TAGS = {"clients": "c", "rate": "r", "delay_ms": "d", "threads": "t", "capacity": "n", "work_ms": "w"}
 """Folder-name tags of the swept columns: ``03-tpool-c64-t4``."""
 
 
@@ -27,6 +30,7 @@ class SweepPoint:
     clients: int
     rate: float | None  # offered bookings/s; None: closed loop
     delay_ms: float
+    work_ms: float
     threads: int
     capacity: int
     repetition: int
@@ -89,20 +93,88 @@ def concurrency(bound: Bound, clients: int, threads: int) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The bound of a point and what sets it, in words (the findings' and points.csv's ``bound_by``)."""
+
+    rps: float  # answers/s; NaN: no bound (a closed loop without delay or work, the calibration target)
+    by: str
+
+
+@dataclass(frozen=True)
+class CpuWork:
+    """What a request computes (``work``, ``work_kind``, ``offload``) and the cores the server may use."""
+
+    ms: float = 0.0
+    kind: WorkKind = WorkKind.python
+    offload: Offload = Offload.none
+    cores: int = 1
+
+
+def limit(
+    bound: Bound,
+    clients: int,
+    threads: int,
+    delay_ms: float,
+    rate: float | None,
+    work: CpuWork = CpuWork(),
+    native: bool = False,
+) -> Limit:
+    """The smallest of what bounds a point's answers/s (issue 20), and what it is:
+
+    - the offered rate of an open loop (``rate``, answers/s);
+    - Little's law: at most L requests in service (threads or clients), each for delay + work;
+    - the CPU: a request's ``work.ms`` of CPU on one core at a time. Work that holds the GIL runs on
+      one core per process; released work on as many as run it at once (a pool's threads, the
+      loops, or the loops' offload threads), C++'s on its threads; never more than ``work.cores``.
+    """
+    limits: list[tuple[float, str]] = [] if rate is None else [(rate, f"the offered rate, {rate:g}/s")]
+    in_service = concurrency(bound, clients, threads)
+    service_ms = delay_ms + work.ms
+    if in_service is not None and service_ms > 0:
+        noun = "thread" if bound is Bound.threads else "client"
+        who = f"{in_service} {noun}{'s' if in_service != 1 else ''}"
+        limits.append((in_service / (service_ms / 1000.0), f"Little's law: {who} / {service_ms:g} ms"))
+    if in_service is not None and work.ms > 0:
+        if native:
+            parallel, why = (
+                min(threads, work.cores),
+                f"{min(threads, work.cores)} of {threads} threads on {work.cores} cores",
+            )
+        elif work.kind is WorkKind.python:
+            parallel, why = 1, "one core per process, the GIL"
+        elif work.offload is Offload.thread:
+            parallel, why = work.cores, f"{work.cores} cores (offloaded to threads)"
+        else:  # released, in the pool's threads or on the loops' threads
+            parallel = min(threads, work.cores)
+            why = f"{parallel} of {threads} {'threads' if bound is Bound.threads else 'loops'} on {work.cores} cores"
+        limits.append((min(parallel, work.cores) / (work.ms / 1000.0), f"CPU: {why} / {work.ms:g} ms"))
+    if not limits:
+        return Limit(math.nan, "")
+    rps, by = min(reversed(limits), key=lambda item: item[0])  # on a tie the CPU, the last added, binds
+    return Limit(rps, by)
+
+
 def bound_rps(bound: Bound, clients: int, threads: int, delay_ms: float, rate: float | None) -> float:
     """Little's law: at most L requests in service, each for `delay`, gives at most L / delay answers/s.
 
     An open loop (`rate` answers/s offered) is also capped by what it offers, whatever the
     backend. With no delay (or no bound, the calibration target) and a closed loop: NaN.
     """
-    limits = [] if rate is None else [rate]
-    in_service = concurrency(bound, clients, threads)
-    if in_service is not None and delay_ms > 0:
-        limits.append(in_service / (delay_ms / 1000.0))
-    return min(limits) if limits else math.nan
+    return limit(bound, clients, threads, delay_ms, rate).rps
+
+
+def point_limit(point: SweepPoint, mode: Mode, work: CpuWork, rtt_ms: float = 0.0) -> Limit:
+    """The bound of one point (its own clients, threads, delay, work and offered rate; ``rtt_ms``, the
+    load hosts' round trip, adds to each request's time in Little's law)."""
+    offered = offered_answers_rps(point.rate, mode)
+    cpu = work if point.work_ms == work.ms else CpuWork(point.work_ms, work.kind, work.offload, work.cores)
+    return limit(
+        point.backend.bound, point.clients, point.threads, point.delay_ms + rtt_ms, offered, cpu,
+        native=point.backend.name in NATIVE_BACKENDS,
+    )  # fmt: skip
 
 
 def point_bound_rps(point: SweepPoint, mode: Mode) -> float:
-    """Little's law's bound for one point (its own clients, threads, delay and offered rate)."""
-    offered = offered_answers_rps(point.rate, mode)
-    return bound_rps(point.backend.bound, point.clients, point.threads, point.delay_ms, offered)
+    """Little's law's bound for one point, its work on one core (the ETA's estimate)."""
+    return point_limit(point, mode, CpuWork(point.work_ms)).rps

@@ -8,7 +8,9 @@ generator's summary schema 2), their ``*_censored`` flags, ``censored``, the ans
 ``loadgen_cpus`` (``0-7``; empty: unpinned), metadata.json's ``cpus``, external backends' names;
 4 = ``load_hosts`` (``name@ip;...`` of the Ray nodes that ran the load; empty: here) and ``rtt_ms``
 (their round trip to the server, counted in ``bound_rps``); 5 = ``backlog_requests`` and
-``backlog_wait_s`` (the load generator's summary schema 3: the answers awaited after the run).
+``backlog_wait_s`` (the load generator's summary schema 3: the answers awaited after the run);
+6 = ``work_ms``, ``work_kind``, ``offload`` (CPU work per request) and ``bound_by`` (what sets
+``bound_rps``: Little's law, the CPU or the offered rate, in words).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from seatlab.outputs import (  # noqa: F401 (names the runner's modules take fro
 )
 from seatlab.registry import ceiling_of
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:

@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from seatlab.modes import Connect, Mode, Schedule, Sync, words
+from seatlab.modes import Connect, Mode, Offload, Schedule, Sync, WorkKind, words
 from seatlab.protocol.limits import MAX_CAPACITY
-from seatlab.registry import BACKENDS, PYTHON_BACKENDS
+from seatlab.registry import BACKENDS, OFFLOADING, PYTHON_BACKENDS
 
 if TYPE_CHECKING:
     from seatlab.runner.cpus import Pinning
@@ -55,6 +55,7 @@ SWEPT_KEYS = {
     "delay": "delay_ms",
     "threads": "threads",
     "capacity": "capacity",
+    "work": "work_ms",
 }
 """Config keys that may list several values (one sweep point each) -> their points.csv column.
 
@@ -154,6 +155,9 @@ class SeatlabConfig:
     delay: Any = 50.0  # ms of simulated work per request (number or list)
     threads: Any = 2  # tpool: pool size; coro/event: event loops (int or list)
     capacity: Any = 5000  # seats (int or list)
+    work: Any = 0.0  # ms of CPU work per request, before the delay (number or list); 0: none
+    work_kind: WorkKind = WorkKind.python  # python: holds the GIL; released: hashlib.pbkdf2_hmac, releases it
+    offload: Offload = Offload.none  # coro, event: thread does the work in a thread, off the loop
     mode: Mode = Mode.duration
     duration: float = 3.0  # s, measured window (duration mode)
     warmup: float = 0.5  # s before the window (duration mode)
@@ -200,6 +204,14 @@ class SeatlabConfig:
         self.connect = _choice("connect", self.connect, Connect)
         if self.rates == (None,) and self.schedule is Schedule.poisson:
             raise ConfigError("schedule", "poisson is an open-loop schedule: set rate (bookings/s) too")
+        if self.offload is not Offload.none:
+            pools = [b.name for b in backends if b.name not in OFFLOADING and not b.fixed_answer]
+            if pools:
+                raise ConfigError(
+                    "offload",
+                    f"{self.offload} moves a loop's work off the loop: it applies to {', '.join(OFFLOADING)}, "
+                    f"not {', '.join(pools)} (run those without it)",
+                )
         self.pinning  # noqa: B018 - validates cpus.server / cpus.loadgen
         self._check_cluster()
         if self.mode is Mode.sellout and any(b.fixed_answer for b in backends):
@@ -291,6 +303,10 @@ class SeatlabConfig:
         return _listed("delay", self.delay, _number(0))
 
     @property
+    def works_ms(self) -> tuple[float, ...]:
+        return _listed("work", self.work, _number(0))
+
+    @property
     def thread_counts(self) -> tuple[int, ...]:
         return _listed("threads", self.threads, _integer(1))
 
@@ -306,6 +322,7 @@ class SeatlabConfig:
             "delay": lambda: self.delays_ms,
             "threads": lambda: self.thread_counts,
             "capacity": lambda: self.capacities,
+            "work": lambda: self.works_ms,
         }
         return views[key]()
 

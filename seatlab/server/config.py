@@ -15,8 +15,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from seatlab.modes import Sync
+from seatlab.modes import Offload, Sync, WorkKind
 from seatlab.protocol.limits import MAX_CAPACITY
+from seatlab.registry import OFFLOADING
 from seatlab.seats.journal import COMPACT_MIN_BYTES
 from seatlab.server.backends import BACKENDS
 
@@ -36,6 +37,19 @@ class ServerConfig:
     sync: Sync = Sync.os
     compact_min_bytes: int = COMPACT_MIN_BYTES
     """The db file is compacted once past twice its last compacted size and past this (``Journal``)."""
+    work_ms: float = 0.0
+    """CPU time per request, done before its delay (``seatlab.seats.work``); 0: none."""
+    work_kind: WorkKind = WorkKind.python
+    offload: Offload = Offload.none
+    """coro, event: ``thread`` does the work in the loop's thread pool, not on the loop."""
+
+    def __post_init__(self) -> None:
+        """Combinations no backend can run: a ``ValueError`` naming the flag (argparse's exit 2)."""
+        if self.offload is not Offload.none and self.backend not in OFFLOADING:
+            raise ValueError(
+                f"--offload {self.offload}: only {', '.join(OFFLOADING)} offload their work "
+                f"({self.backend} does it where it serves: a pool thread, or nowhere)"
+            )
 
     @property
     def delay_s(self) -> float:
@@ -45,9 +59,10 @@ class ServerConfig:
     def describe(self) -> str:
         """The flags in one line for the log (the READY line's companion)."""
         db = str(self.db_path) if self.db_path else "memory only"
+        work = f", work {self.work_ms:g} ms {self.work_kind} (offload {self.offload})" if self.work_ms else ""
         return (
             f"capacity {self.capacity}, delay {self.delay_ms:g} ms, threads {self.threads}, "
-            f"backlog {self.max_backlog}, db {db}, sync {self.sync}"
+            f"backlog {self.max_backlog}, db {db}, sync {self.sync}{work}"
         )
 
     def to_argv(self) -> list[str]:
@@ -61,6 +76,10 @@ class ServerConfig:
             argv += ["--db-path", str(self.db_path)]
         if self.compact_min_bytes != COMPACT_MIN_BYTES:
             argv += ["--compact-min-bytes", str(self.compact_min_bytes)]
+        if self.work_ms:
+            argv += ["--work", f"{self.work_ms:g}", "--work-kind", str(self.work_kind)]
+        if self.offload is not Offload.none:
+            argv += ["--offload", str(self.offload)]
         return argv
 
 
@@ -168,12 +187,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite the db file as the seats held once it is past twice its last compacted size "
         "and past this many bytes (default %(default)s: 4 MiB)",
     )
+    p.add_argument(
+        "--work",
+        type=_delay,
+        default=d.work_ms,
+        help="ms of CPU work per request, before its delay (default %(default)g: none)",
+    )
+    p.add_argument(
+        "--work-kind",
+        type=WorkKind,
+        choices=list(WorkKind),
+        default=d.work_kind,
+        help="python: pure Python, holds the GIL; released: hashlib.pbkdf2_hmac, releases it (default %(default)s)",
+    )
+    p.add_argument(
+        "--offload",
+        type=Offload,
+        choices=list(Offload),
+        default=d.offload,
+        help="coro, event: thread runs the work in a thread, off the loop (default %(default)s)",
+    )
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
     """Parse and validate the flags; exits 2 with a message naming a bad one."""
-    ns = build_parser().parse_args(argv)
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return _config(ns)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def _config(ns: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         backend=ns.backend,
         address=ns.address,
@@ -185,4 +232,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         threads=ns.threads,
         sync=ns.sync,
         compact_min_bytes=ns.compact_min_bytes,
+        work_ms=ns.work,
+        work_kind=ns.work_kind,
+        offload=ns.offload,
     )

@@ -14,6 +14,7 @@ import threading
 import time
 
 from seatlab.seats.service import SeatService
+from seatlab.seats.work import Work
 from seatlab.server.config import ServerConfig
 
 log = logging.getLogger("seatlab.server")
@@ -34,6 +35,8 @@ class ServerContext:
         self._ready = False
         self.stop_signal: str | None = None
         """The signal's name, stored by the handler (a plain assignment: no lock, see ``capture_signals``)."""
+        self.work: Work | None = None
+        """Each request's CPU work (``--work``, calibrated at start), done before its delay; None: none."""
 
     @property
     def service(self) -> SeatService:

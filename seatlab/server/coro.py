@@ -24,6 +24,7 @@ import logging
 import socket
 from time import monotonic
 
+from seatlab.modes import Offload
 from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, ServerConnection
 from seatlab.seats.service import SeatService, shutting_down_answers
 from seatlab.server.context import ServerContext
@@ -65,6 +66,8 @@ class CoroServer:
         self.delay_s = ctx.config.delay_s
         self.delays = DelayQueue(loop, self.delay_s)
         self.commit = GroupCommit(loop, self.service) if self.service.needs_commit else None
+        self.work = ctx.work
+        self.offload = ctx.config.offload is Offload.thread
         self.listener = LoopListener(loop, sock, self._accepted)
 
     def _accepted(self, sock: socket.socket) -> None:
@@ -117,11 +120,19 @@ class CoroServer:
         drain = writer.drain
         buffered = writer.transport.get_write_buffer_size  # drain() only when the kernel did not take it all
         sleep = self._sleep
+        work = self.work
+        offload = self.offload
+        loop = self.loop
         batch = core.next_batch(limit)
         while True:  # take a batch, await its delay, answer, write, read
             payloads = batch.payloads
             if payloads:
                 conn.busy = True
+                if work is not None:  # on the loop, as a naive handler does; or in a thread
+                    if offload:
+                        await loop.run_in_executor(None, work, len(payloads))
+                    else:
+                        work(len(payloads))
                 if delay_s:
                     await sleep()
                 if commit is None:

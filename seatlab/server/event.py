@@ -27,15 +27,20 @@ service, so the ceiling it measures pays the same framing cost.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable
 
+from seatlab.modes import Offload
 from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, Batch, ServerConnection
 from seatlab.seats.service import shutting_down_answers
+from seatlab.seats.work import Work
 from seatlab.server.context import ServerContext
 from seatlab.server.listener import LoopListener
 from seatlab.server.loops import run_loops
 from seatlab.server.pacing import DelayQueue, GroupCommit
+
+log = logging.getLogger("seatlab.server.event")
 
 
 class EventServer:
@@ -49,6 +54,8 @@ class EventServer:
         handle: Callable[[bytes], bytes],
         delay_s: float = 0.0,
         commit: GroupCommit | None = None,
+        work: Work | None = None,
+        offload: bool = False,
     ) -> None:
         self.loop = loop
         self.answer = answer
@@ -57,8 +64,12 @@ class EventServer:
         """One payload to its answer: ``answer([payload])`` without the list (most batches are one request)."""
         self.commit = commit
         self.delays = DelayQueue(loop, delay_s) if delay_s else None
-        self.later = self.delays is not None or commit is not None
-        """A batch's answers wait for its delay or its commit (else they go out as it is taken)."""
+        self.work = work
+        """Each request's CPU work, done on the loop before its delay; or in a thread, with ``offload``."""
+        self.offload = offload and work is not None
+        self.later = self.delays is not None or commit is not None or self.offload
+        """A batch's answers wait for its work in a thread, its delay or its commit (else they go out as
+        it is taken)."""
         self.limit = 1 if delay_s else TURN_FRAMES
         self.listener = LoopListener(loop, sock, self._accepted)
 
@@ -135,9 +146,15 @@ class _Connection(asyncio.Protocol):
         error = batch.error
         server = self.server
         if payloads:
+            work = server.work
+            if work is not None and not server.offload:
+                work(len(payloads))  # on the loop: every other client of this loop waits meanwhile
             if server.later:
                 self.batch = batch
-                if server.delays is not None:
+                if work is not None and server.offload:
+                    done = server.loop.run_in_executor(None, work, len(payloads))
+                    done.add_done_callback(self._worked)
+                elif server.delays is not None:
                     server.delays.after_delay(_Connection._send, self)
                 else:
                     self._send()
@@ -149,6 +166,16 @@ class _Connection(asyncio.Protocol):
         # (no check of stopping here: a shutdown closes every connection without a batch in flight)
         if batch.close or batch.more or self.read_paused:
             self._after(batch)
+
+    def _worked(self, done: asyncio.Future[None]) -> None:
+        """The batch's work in a thread is over: its delay, or its answers."""
+        if done.exception() is not None:
+            log.error("work in a thread failed: %r", done.exception())
+        delays = self.server.delays
+        if delays is not None:
+            delays.after_delay(_Connection._send, self)
+        else:
+            self._send()
 
     def _send(self, answers: bytes | None = None) -> None:
         """The batch in flight is due (its delay is over: ``answers`` None, so answer it, or hand it to
@@ -246,6 +273,9 @@ def serve(ctx: ServerContext) -> None:
     def make(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> LoopListener:
         commit = GroupCommit(loop, service) if service.needs_commit else None
         answer = service.handle_all if commit is not None else service.answer
-        return EventServer(loop, sock, answer, service.handle, ctx.config.delay_s, commit).listener
+        offload = ctx.config.offload is Offload.thread
+        return EventServer(
+            loop, sock, answer, service.handle, ctx.config.delay_s, commit, ctx.work, offload
+        ).listener
 
     run_loops(ctx, make)

@@ -32,6 +32,7 @@ from seatlab.registry import FIXED_ANSWER
 from seatlab.seats.journal import DbFileError, Journal
 from seatlab.seats.service import SeatService
 from seatlab.seats.store import SeatStore
+from seatlab.seats.work import Work
 from seatlab.server.backends import Serve, load_backend
 from seatlab.server.config import ServerConfig, parse_args
 from seatlab.server.context import ServerContext
@@ -154,8 +155,8 @@ def run(config: ServerConfig, serve: Serve) -> int:
     raise_fd_limit()
     service: SeatService | None = None
     if config.backend in FIXED_ANSWER:  # it books nothing: no seat service, no db
-        if config.db_path is not None or config.delay_ms:
-            log.warning("calibrate ignores --db-path, --delay and --sync: it answers a fixed Seat")
+        if config.db_path is not None or config.delay_ms or config.work_ms:
+            log.warning("calibrate ignores --db-path, --delay, --work and --sync: it answers a fixed Seat")
     else:
         try:
             service = open_service(config)
@@ -170,6 +171,9 @@ def run(config: ServerConfig, serve: Serve) -> int:
             service.store.close()
         return 1
     ctx = ServerContext(config, sock, service)
+    if config.work_ms and service is not None:
+        ctx.work = Work(config.work_ms, config.work_kind)
+        log.info("%s", ctx.work.calibration.describe())
     capture_signals(ctx)
     try:
         serve(ctx)

@@ -40,6 +40,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from seatlab.protocol.connection import LINGER_S, TURN_FRAMES, ServerConnection
 from seatlab.seats.service import SeatService, shutting_down_answers
+from seatlab.seats.work import Work
 from seatlab.server.context import ServerContext
 from seatlab.server.listener import OUT_OF_FDS, AcceptBackoff
 
@@ -135,7 +136,12 @@ def _shutdown(conns: list[socket.socket], how: int) -> None:
 
 
 def _serve_connection(
-    conn: socket.socket, service: SeatService, delay_s: float, stopping: threading.Event, conns: _Connections
+    conn: socket.socket,
+    service: SeatService,
+    delay_s: float,
+    work: Work | None,
+    stopping: threading.Event,
+    conns: _Connections,
 ) -> None:
     """Serve one connection until it closes: the whole life of one pool thread's task."""
     core = ServerConnection()
@@ -144,7 +150,7 @@ def _serve_connection(
             _refuse_queued(conn, core)  # queued until shutdown: answer what it sent, unserved
             return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _serve_requests(conn, core, service, delay_s, stopping, conns)
+        _serve_requests(conn, core, service, delay_s, work, stopping, conns)
     except OSError:
         pass  # the client went away (reset, broken pipe): nothing more to answer
     except Exception:
@@ -159,6 +165,7 @@ def _serve_requests(
     core: ServerConnection,
     service: SeatService,
     delay_s: float,
+    work: Work | None,
     stopping: threading.Event,
     conns: _Connections,
 ) -> None:
@@ -174,6 +181,8 @@ def _serve_requests(
             return
         batch = core.next_batch(limit)
         if batch.payloads:
+            if work is not None:
+                work(len(batch.payloads))  # in the pool thread: the GIL decides whether threads overlap
             if delay_s:
                 time.sleep(delay_s)
             sendall(answer(batch.payloads) + batch.error)
@@ -254,7 +263,9 @@ def serve(ctx: ServerContext) -> None:
             if backoff.backing_off:
                 backoff.succeeded()
             conn.settimeout(None)
-            conns.queue(conn, pool.submit(_serve_connection, conn, service, config.delay_s, stopping, conns))
+            conns.queue(
+                conn, pool.submit(_serve_connection, conn, service, config.delay_s, ctx.work, stopping, conns)
+            )
 
     acceptor = threading.Thread(target=accept_loop, name="tpool-acceptor", daemon=True)
     acceptor.start()

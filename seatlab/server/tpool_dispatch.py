@@ -68,6 +68,7 @@ class DispatchServer:
         self.ctx = ctx
         self.service: SeatService = ctx.service
         self.delay_s = ctx.config.delay_s
+        self.work = ctx.work
         self.limit = 1 if self.delay_s else TURN_FRAMES
         self.pool = ThreadPoolExecutor(max_workers=ctx.config.threads, thread_name_prefix="tpool-dispatch")
         self.selector = selectors.DefaultSelector()
@@ -282,6 +283,8 @@ class DispatchServer:
     def _serve(self, conn: _Conn, payloads: list[bytes]) -> None:
         """A pool thread: spend the delay, answer (committed), hand the answers to the selector thread."""
         try:
+            if self.work is not None:
+                self.work(len(payloads))
             if self.delay_s:
                 time.sleep(self.delay_s)
             answers = self.service.answer(payloads)

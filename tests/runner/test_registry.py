@@ -3,26 +3,12 @@ config only for an external server."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from runner.composed import CONF, composed
 from seatlab.registry import BACKENDS, FIXED_ANSWER, ceiling_of
-from seatlab.runner.schema import Bound, ConfigError, SeatlabConfig, load_config
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
-
-def config(*overrides: str) -> SeatlabConfig:
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return load_config(compose(config_name="config", overrides=list(overrides)))
-    finally:
-        GlobalHydra.instance().clear()
+from seatlab.runner.schema import Bound, ConfigError
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
@@ -34,7 +20,7 @@ def test_a_registered_backends_config_leaves_its_bound_to_the_registry(name: str
 
 
 def test_a_run_takes_each_registered_backends_bound_from_the_registry() -> None:
-    run = config("backend=[tpool,coro,calibrate]")
+    run = composed("backend=[tpool,coro,calibrate]")
     assert [(b.name, b.bound) for b in run.backends] == [
         ("tpool", Bound.threads),
         ("coro", Bound.clients),
@@ -45,14 +31,14 @@ def test_a_run_takes_each_registered_backends_bound_from_the_registry() -> None:
 
 def test_a_config_that_gives_a_registered_backend_another_bound_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match=r"backend\.coro\.bound: coro .* is bounded by clients"):
-        _ = config("backend=coro", "backend.coro.bound=threads").backends
-    assert config("backend=coro", "backend.coro.bound=clients").backends[0].bound is Bound.clients
+        _ = composed("backend=coro", "backend.coro.bound=threads").backends
+    assert composed("backend=coro", "backend.coro.bound=clients").backends[0].bound is Bound.clients
 
 
 def test_an_external_server_states_its_own_bound() -> None:
-    run = config("backend=[external,cserver]", "server_command='./srv --port {port}'")
+    run = composed("backend=[external,cserver]", "server_command='./srv --port {port}'")
     assert [b.bound for b in run.backends] == [Bound.clients, Bound.clients]
-    pool = config(
+    pool = composed(
         "backend=external", "server_command='./srv --port {port}'", "backend.external.bound=threads"
     )
     assert pool.backends[0].bound is Bound.threads

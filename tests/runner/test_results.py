@@ -79,7 +79,7 @@ def test_the_fixture_is_what_the_runner_writes_from_its_summaries(tmp_path: Path
 
 def test_a_threads_sweep_names_its_swept_key_and_bounds_each_point() -> None:
     metadata = json.loads((FIXTURE / "metadata.json").read_text())
-    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == 5
+    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == 6
     frame = pd.read_csv(FIXTURE / "points.csv")
     assert list(frame["point_dir"]) == ["00-tpool-c8-t1", "01-tpool-c8-t4", "02-coro-c8-t1", "03-coro-c8-t4"]
     assert list(frame["threads"]) == [1, 4, 1, 4]

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <netdb.h>
 #include <string_view>
 
@@ -12,9 +13,17 @@ namespace {
 
 [[noreturn]] void fail(const char* prog, const std::string& what) {
   std::fprintf(stderr, "usage: %s [--backend MODEL] [--address A] [--port P] [--max-backlog N] "
-                       "[--db-path FILE] [--capacity N] [--delay MS] [--threads N] [--sync os|fsync]\n"
+                       "[--db-path FILE] [--capacity N] [--delay MS] [--threads N] [--sync os|fsync] [--work MS]\n"
                        "%s: error: %s\n", prog, prog, what.c_str());
   std::exit(2);
+}
+
+double parse_ms(const char* prog, const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  double ms = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0') fail(prog, "argument " + flag + ": '" + value + "' is not a number of milliseconds");
+  if (!std::isfinite(ms) || ms < 0) fail(prog, "argument " + flag + ": '" + value + "' must be a finite number of milliseconds >= 0");
+  return ms;
 }
 
 long long parse_int(const char* prog, const std::string& flag, const std::string& text, long long low,
@@ -43,7 +52,7 @@ Options parse_options(int argc, char** argv, const std::string& model) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       std::printf("usage: %s [--backend %s] [--address A] [--port P] [--max-backlog N] [--db-path FILE]\n"
-                  "       [--capacity N] [--delay MS] [--threads N] [--sync os|fsync]\n"
+                  "       [--capacity N] [--delay MS] [--threads N] [--sync os|fsync] [--work MS]\n"
                   "Serve the seatlab wire protocol, C++ %s model (flags as python -m seatlab.server).\n",
                   prog, model.c_str(), model.c_str());
       std::exit(0);
@@ -78,11 +87,13 @@ Options parse_options(int argc, char** argv, const std::string& model) {
     } else if (flag == "--capacity") {
       o.capacity = static_cast<std::uint32_t>(parse_int(prog, flag, value, 1, 4294967295LL));
     } else if (flag == "--delay") {
-      char* end = nullptr;
-      double ms = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0') fail(prog, "argument --delay: '" + value + "' is not a number of milliseconds");
-      if (!std::isfinite(ms) || ms < 0) fail(prog, "argument --delay: '" + value + "' must be a finite number of milliseconds >= 0");
-      o.delay_ms = ms;
+      o.delay_ms = parse_ms(prog, flag, value);
+    } else if (flag == "--work") {
+      o.work_ms = parse_ms(prog, flag, value);
+    } else if (flag == "--work-kind") {
+      if (value != "python" && value != "released") fail(prog, "argument --work-kind: invalid choice: '" + value + "' (choose from 'python', 'released')");
+    } else if (flag == "--offload") {
+      if (value != "none") fail(prog, "argument --offload: the C++ servers do their work where they serve: only 'none'");
     } else if (flag == "--threads") {
       o.threads = static_cast<int>(parse_int(prog, flag, value, 1, 4096));
     } else if (flag == "--sync") {
@@ -94,6 +105,20 @@ Options parse_options(int argc, char** argv, const std::string& model) {
     }
   }
   return o;
+}
+
+void spin_cpu(double ms) {
+  if (ms <= 0) return;
+  timespec start{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+  const long long target = static_cast<long long>(ms * 1e6);
+  volatile unsigned x = 1;
+  for (;;) {
+    for (int i = 0; i < 256; ++i) x = x * 1103515245u + 12345u;
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    if ((now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec) >= target) return;
+  }
 }
 
 }  // namespace seatlab

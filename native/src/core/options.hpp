@@ -19,7 +19,12 @@ struct Options {
   double delay_ms = 0.0;
   int threads = 2;
   Sync sync = Sync::os;
+  double work_ms = 0.0;  // CPU per request before its delay: a busy loop on the thread's CPU clock
 };
+
+// `ms` of this thread's CPU time, spent computing (the C++ side of seatlab's --work: no GIL, so
+// threads run it in parallel; --work-kind is accepted and makes no difference here).
+void spin_cpu(double ms);
 
 // Parse argv; on --help print usage and exit 0, on a bad flag print "PROG: error: ..." and exit 2.
 // `model` is this server's concurrency model (tpool, coro, event, calibrate): the one --backend value.
