@@ -117,6 +117,7 @@ class PointRow:
     loadgen_saturated: bool | None = None
     server_exit: int | None = None
     server_cpus: str  # ``0-7``; empty: unpinned
+    server_cores: int | None = None  # how many CPUs the server may use (the CPU bound's cores)
     loadgen_cpus: str
     load_hosts: str = ""  # ``name@ip;...`` of the hosts that ran the load; empty: here
     rtt_ms: float = NAN

@@ -175,7 +175,9 @@ class ServerProcess:
         program = "" if self._command is None else f", command {shlex.join(self._command)[:300]!r}"
         kind = "seatlab server" if self._command is None else "external server"
         lines = [line.strip() for line in tail.splitlines() if line.strip()]
-        last = f": {lines[-1][:300]}" if lines else ""  # the complaint, first: a long usage text comes before it
+        last = (
+            f": {lines[-1][:300]}" if lines else ""
+        )  # the complaint, first: a long usage text comes before it
         return f"{kind} (backend {self.backend}{program}) {what}{last}; stderr ends:\n{tail}"
 
     def stderr_text(self) -> str:

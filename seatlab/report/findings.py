@@ -323,7 +323,32 @@ def what_binds(ok: pd.DataFrame, x: str) -> list[str]:
             said.append(f"{by} at {AXIS_LABELS.get(x, x)} {where}")
         if said:
             lines.append(f"What binds {name} (throughput, share of that bound): " + "; ".join(said) + ".")
+    lines += _machine_full(ok, x)
     return lines
+
+
+def _machine_full(ok: pd.DataFrame, x: str) -> list[str]:
+    """CPU-bound points where server and load generator together used nearly every core they share:
+    there the machine, not only the bound, cut the figure short."""
+    if not {"server_cores", "server_cpus", "server_cpu_pct", "loadgen_cpu_pct"} <= set(ok.columns):
+        return []
+    if ok["server_cpus"].fillna("").astype(str).str.len().gt(0).any():
+        return []  # pinned: each side has cores of its own
+    used = ok["server_cpu_pct"].fillna(0) + ok["loadgen_cpu_pct"].fillna(0)
+    full = ok[
+        ok["bound_by"].fillna("").str.startswith("CPU") & (used >= 0.9 * 100 * ok["server_cores"].fillna(1))
+    ]
+    if full.empty:
+        return []
+    where = ", ".join(
+        f"{r['series']} at {_at(x, r[x])} ({r['server_cpu_pct']:.0f}% + {r['loadgen_cpu_pct']:.0f}%)"
+        for _, r in full.iterrows()
+    )
+    cores = int(full["server_cores"].max())
+    return [
+        f"Server and load generator together used 90% or more of the {cores} cores they share ({where}): "
+        "there the machine, not only the CPU bound, cut the figure short."
+    ]
 
 
 def findings(results: Results) -> list[str]:

@@ -71,6 +71,7 @@ def point_params(
         bound_by=bound.by,
         predicted_sellout_s=point.capacity / bound.rps if sellout and bound.rps > 0 else math.nan,
         server_cpus="" if pinning.server is None else cpu_ranges(pinning.server),
+        server_cores=work.cores,
         loadgen_cpus="" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
         rtt_ms=rtt_ms,
         point_dir=point_dir,

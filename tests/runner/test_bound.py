@@ -133,3 +133,21 @@ def test_the_bound_is_the_smallest_limit_and_says_which(
 ) -> None:  # fmt: skip
     got = limit(bound, clients, threads, delay, rate, work, native=native)
     assert got.rps == pytest.approx(rps, nan_ok=True) and got.by == by
+
+
+def test_the_findings_say_when_the_machine_not_the_bound_cut_a_cpu_bound_figure_short() -> None:
+    import pandas as pd
+
+    from seatlab.report.findings import _machine_full
+
+    rows = pd.DataFrame(
+        {
+            "series": ["tpool", "tpool"], "clients": [8, 64], "bound_by": ["CPU: 2 of 2 threads on 2 cores / 5 ms"] * 2,
+            "server_cpu_pct": [150.0, 185.0], "loadgen_cpu_pct": [5.0, 6.0], "server_cores": [2, 2],
+            "server_cpus": ["", ""],
+        }
+    )  # fmt: skip
+    (line,) = _machine_full(rows, "clients")
+    assert "90% or more of the 2 cores" in line and "tpool at 64 clients (185% + 6%)" in line
+    assert "8 clients" not in line
+    assert _machine_full(rows.assign(server_cpus="0"), "clients") == []  # pinned: cores of its own
