@@ -33,7 +33,9 @@ def test_a_short_run_with_gil_held_work_lands_on_its_cpu_bound(tmp_path: Path, b
         )  # fmt: skip
     assert summary.audit.ok is True
     share = summary.throughput_rps / bound.rps
-    assert 0.7 <= share <= 1.05, (
+    # above 1 by at most the calibration's own error: the work is calibrated to within 10% at start (on
+    # 2 shared vCPUs a start beside a busy sibling calibrates slow, and the work then runs a little short)
+    assert 0.7 <= share <= 1.12, (
         f"{backend}: {summary.throughput_rps:.0f}/s against a bound of {bound.rps:.0f}/s"
     )
     assert "calibrated at start" in (tmp_path / "server" / "server.stderr").read_text()
