@@ -22,6 +22,10 @@ from seatlab.seats.journal import COMPACT_MIN_BYTES
 from seatlab.server.backends import BACKENDS
 
 
+MAX_WORKERS = 64
+"""More worker processes than this is a typo, not an experiment on any machine seatlab runs on."""
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """The validated command line."""
@@ -42,6 +46,8 @@ class ServerConfig:
     work_kind: WorkKind = WorkKind.python
     offload: Offload = Offload.none
     """coro, event: ``thread`` does the work in the loop's thread pool, not on the loop."""
+    workers: int = 1
+    """Processes of the backend on one address and port, sharing one seat store (``seatlab.server.workers``)."""
 
     def __post_init__(self) -> None:
         """Combinations no backend can run: a ``ValueError`` naming the flag (argparse's exit 2)."""
@@ -60,8 +66,9 @@ class ServerConfig:
         """The flags in one line for the log (the READY line's companion)."""
         db = str(self.db_path) if self.db_path else "memory only"
         work = f", work {self.work_ms:g} ms {self.work_kind} (offload {self.offload})" if self.work_ms else ""
+        workers = f", workers {self.workers}" if self.workers != 1 else ""
         return (
-            f"capacity {self.capacity}, delay {self.delay_ms:g} ms, threads {self.threads}, "
+            f"capacity {self.capacity}, delay {self.delay_ms:g} ms, threads {self.threads}{workers}, "
             f"backlog {self.max_backlog}, db {db}, sync {self.sync}{work}"
         )
 
@@ -80,6 +87,8 @@ class ServerConfig:
             argv += ["--work", f"{self.work_ms:g}", "--work-kind", str(self.work_kind)]
         if self.offload is not Offload.none:
             argv += ["--offload", str(self.offload)]
+        if self.workers != 1:
+            argv += ["--workers", str(self.workers)]
         return argv
 
 
@@ -207,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.offload,
         help="coro, event: thread runs the work in a thread, off the loop (default %(default)s)",
     )
+    p.add_argument(
+        "--workers",
+        type=_int_in("workers", 1, MAX_WORKERS),
+        default=d.workers,
+        help="processes of the backend on one address and port (SO_REUSEPORT), sharing one seat store "
+        "(default %(default)s)",
+    )
     return p
 
 
@@ -235,4 +251,5 @@ def _config(ns: argparse.Namespace) -> ServerConfig:
         work_ms=ns.work,
         work_kind=ns.work_kind,
         offload=ns.offload,
+        workers=ns.workers,
     )
