@@ -32,6 +32,7 @@ from seatlab.protocol.messages import (
     seat_answer,
     sold_out_answer,
 )
+from seatlab.seats.shared import SharedSeatStore
 from seatlab.seats.store import SeatStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 class SeatService:
     """Dispatch of requests to the seat store."""
 
-    def __init__(self, store: SeatStore) -> None:
+    def __init__(self, store: SeatStore | SharedSeatStore) -> None:
         self.store = store
         journal = store.journal
         self.needs_commit = journal is not None and journal.sync == "fsync"

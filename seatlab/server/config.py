@@ -19,8 +19,8 @@ from seatlab.modes import Offload, Sync, WorkKind
 from seatlab.protocol.limits import MAX_CAPACITY
 from seatlab.registry import OFFLOADING
 from seatlab.seats.journal import COMPACT_MIN_BYTES
+from seatlab.seats.shared import shared_region_problem
 from seatlab.server.backends import BACKENDS
-
 
 MAX_WORKERS = 64
 """More worker processes than this is a typo, not an experiment on any machine seatlab runs on."""
@@ -51,6 +51,10 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         """Combinations no backend can run: a ``ValueError`` naming the flag (argparse's exit 2)."""
+        if self.workers > 1:
+            too_big = shared_region_problem(self.capacity)
+            if too_big:
+                raise ValueError(f"--workers {self.workers}: {too_big}")
         if self.offload is not Offload.none and self.backend not in OFFLOADING:
             raise ValueError(
                 f"--offload {self.offload}: only {', '.join(OFFLOADING)} offload their work "

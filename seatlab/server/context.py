@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from seatlab.seats.service import SeatService
 from seatlab.seats.work import Work
@@ -26,8 +27,18 @@ SHUTDOWN_GRACE_S = 6.0
 class ServerContext:
     """What a backend gets: the listener, the service, the flags, and the stop signal."""
 
-    def __init__(self, config: ServerConfig, sock: socket.socket, service: SeatService | None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        sock: socket.socket,
+        service: SeatService | None,
+        worker: int | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         self.config = config
+        self.worker = worker
+        """This process's number among ``--workers`` (0, 1, ...); None: the server is this one process."""
+        self._on_ready = on_ready
         self.sock = sock
         self._service = service
         self.stopping = threading.Event()
@@ -46,11 +57,19 @@ class ServerContext:
         return self._service
 
     def announce_ready(self) -> None:
-        """Print ``READY <host> <port>`` once, flushed: the listener accepts connections."""
+        """Print ``READY <host> <port>`` once, flushed: the listener accepts connections.
+
+        A worker of ``--workers`` tells its supervisor instead (``on_ready``), which prints READY
+        once every worker accepts.
+        """
         if self._ready:
             return
         self._ready = True
         host, port = self.sock.getsockname()[:2]
+        if self._on_ready is not None:
+            self._on_ready()
+            log.info("worker %s: %s backend accepting on %s:%d", self.worker, self.config.backend, host, port)
+            return
         sys.stdout.write(f"READY {host} {port}\n")
         sys.stdout.flush()
         log.info("%s backend ready on %s:%d (%s)", self.config.backend, host, port, self.config.describe())

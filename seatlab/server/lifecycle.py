@@ -31,11 +31,13 @@ from types import FrameType
 from seatlab.registry import FIXED_ANSWER
 from seatlab.seats.journal import DbFileError, Journal
 from seatlab.seats.service import SeatService
+from seatlab.seats.shared import SharedSeatStore
 from seatlab.seats.store import SeatStore
 from seatlab.seats.work import Work
 from seatlab.server.backends import Serve, load_backend
 from seatlab.server.config import ServerConfig, parse_args
 from seatlab.server.context import ServerContext
+from seatlab.server.workers import bind_workers_listeners, supervise
 
 log = logging.getLogger("seatlab.server")
 
@@ -73,12 +75,18 @@ def raise_fd_limit() -> int:
 
 
 def open_service(config: ServerConfig) -> SeatService:
-    """Open the db file (if any) and build the seat service; raises DbFileError."""
+    """Open the db file (if any) and build the seat service; raises DbFileError.
+
+    With ``--workers`` above 1 the seats go into shared memory (``SharedSeatStore``), built here,
+    before the workers are forked, so that every one of them maps the same region.
+    """
     journal: Journal | None = None
     seats: dict[int, str] = {}
     if config.db_path is not None:
         journal, seats = Journal.open(config.db_path, config.capacity, config.sync, config.compact_min_bytes)
         log.info("%s: restored %d booked seats", config.db_path, len(seats))
+    if config.workers > 1:
+        return SeatService(SharedSeatStore(config.capacity, journal, seats))
     return SeatService(SeatStore(config.capacity, journal, seats))
 
 
@@ -105,6 +113,10 @@ def bind_listener(config: ServerConfig) -> socket.socket:
 def capture_signals(ctx: ServerContext) -> None:
     """SIGTERM/SIGINT -> stop (``ctx.wait_for_stop()`` returns) and a watchdog; a second signal exits at once.
 
+    A worker of ``--workers`` takes a second signal as the same stop: a signal sent to the process
+    group (a terminal's Ctrl-C, ``timeout``, a service manager) reaches it and then comes again from
+    its supervisor, which alone decides when to give up (``seatlab.server.workers``).
+
     The handler runs in the main thread, between two bytecodes of whatever
     it was doing, so it takes no lock that thread might hold (an Event's
     or a Condition's, ``threading``'s): it only stores the signal's name
@@ -130,6 +142,8 @@ def capture_signals(ctx: ServerContext) -> None:
     def handle(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if ctx.stop_signal is not None:
+            if ctx.worker is not None:
+                return
             os.write(2, f"seatlab.server WARNING: second {name}: exiting now without finishing\n".encode())
             os._exit(1)
         ctx.stop_signal = name
@@ -164,16 +178,27 @@ def run(config: ServerConfig, serve: Serve) -> int:
             log.error("%s", exc)
             return 1
     try:
-        sock = bind_listener(config)
+        socks = bind_workers_listeners(config) if config.workers > 1 else [bind_listener(config)]
     except OSError as exc:
         log.error("%s", exc)
         if service is not None:
             service.store.close()
         return 1
-    ctx = ServerContext(config, sock, service)
+    work: Work | None = None
     if config.work_ms and service is not None:
-        ctx.work = Work(config.work_ms, config.work_kind)
-        log.info("%s", ctx.work.calibration.describe())
+        work = Work(config.work_ms, config.work_kind)  # once, before the workers: they share it
+        log.info("%s", work.calibration.describe())
+    if config.workers > 1:
+        try:
+            return supervise(config, serve, service, socks, work)
+        finally:
+            for listener in socks:
+                listener.close()
+            if service is not None:
+                service.store.close()
+    sock = socks[0]
+    ctx = ServerContext(config, sock, service)
+    ctx.work = work
     capture_signals(ctx)
     try:
         serve(ctx)
