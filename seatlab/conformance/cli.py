@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a server already running: the checks that start, signal or restart servers are skipped",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --backend: start seatlab's Python server as N worker processes sharing one seat "
+        "store (--workers N); default 1",
+    )
+    p.add_argument(
         "--fixed-answer",
         action="store_true",
         help="the server is a fixed-answer calibration target (every frame answered with one Seat, "
@@ -136,12 +144,16 @@ def _target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Target
         address: Address = args.address
         return dataclasses.replace(address, fixed_answer=args.fixed_answer)
     if args.backend is not None:
+        if args.workers < 1:
+            parser.error(f"--workers {args.workers}: must be at least 1")
         try:
-            target = Template.for_backend(args.backend, args.ready_timeout)
-        except TemplateError as exc:
+            target = Template.for_backend(args.backend, args.ready_timeout, args.workers)
+        except (TemplateError, ValueError) as exc:
             parser.error(f"--backend {args.backend}: {exc}")
         target.fixed_answer = target.fixed_answer or args.fixed_answer
         return target
+    if args.workers != 1:
+        parser.error("--workers goes with --backend (a --command states its own flags)")
     if args.command is None:
         parser.error("give the server: --command TEMPLATE, --backend NAME or --address HOST:PORT")
     try:

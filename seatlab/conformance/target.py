@@ -31,13 +31,17 @@ _FLAGS = (
 )
 
 
-def backend_template(name: str) -> str:
+def backend_template(name: str, workers: int = 1) -> str:
     """The command template that ``--backend NAME`` stands for: seatlab's own server, every flag
-    (``native_NAME``: the C++ server ``native:NAME``, built on first use)."""
+    (``native_NAME``: the C++ server ``native:NAME``, built on first use); ``workers`` above 1 adds
+    ``--workers`` (seatlab's Python servers only: a ``ValueError`` for a C++ one)."""
     if name.startswith("native_"):
+        if workers != 1:
+            raise ValueError(f"--workers {workers}: the C++ server {name} runs one process")
         return f"{NATIVE_PREFIX}{name.removeprefix('native_')} {_FLAGS}"
     python = shlex.quote(sys.executable).replace("{", "{{").replace("}", "}}")
-    return f"{python} -m seatlab.server --backend {shlex.quote(name)} {_FLAGS}"
+    processes = f" --workers {workers}" if workers != 1 else ""
+    return f"{python} -m seatlab.server --backend {shlex.quote(name)}{processes} {_FLAGS}"
 
 
 @dataclass(frozen=True)
@@ -79,10 +83,11 @@ class Template:
         self.placeholders = {name for name in PLACEHOLDERS if "{" + name + "}" in template}
 
     @classmethod
-    def for_backend(cls, name: str, ready_timeout_s: float = 10.0) -> Template:
-        """Seatlab's own backend ``name`` (``tpool``, ``coro``, ``event``, ``calibrate``, ``native_*``);
-        ``calibrate`` and ``native_calibrate`` are declared fixed-answer servers."""
-        return cls(backend_template(name), f"seatlab backend {name}", ready_timeout_s, name in FIXED_ANSWER)
+    def for_backend(cls, name: str, ready_timeout_s: float = 10.0, workers: int = 1) -> Template:
+        """Seatlab's own backend ``name`` (``tpool``, ``coro``, ``event``, ``calibrate``, ``native_*``),
+        in ``workers`` processes; ``calibrate`` and ``native_calibrate`` are declared fixed-answer servers."""
+        label = f"seatlab backend {name}" + (f", {workers} workers" if workers != 1 else "")
+        return cls(backend_template(name, workers), label, ready_timeout_s, name in FIXED_ANSWER)
 
     def describe(self) -> str:
         return f"{self.label}: {self.template}"

@@ -18,7 +18,9 @@ from seatlab.conformance.suite import Verdict
 from seatlab.conformance.target import Template
 from seatlab.registry import FIXED_ANSWER
 
-BACKENDS = ["tpool", "tpool_dispatch", "coro", "event", "calibrate"]
+PYTHON_BACKENDS = ["tpool", "tpool_dispatch", "coro", "event", "calibrate"]
+BACKENDS = [*PYTHON_BACKENDS, *(f"{name}/workers=2" for name in PYTHON_BACKENDS)]
+"""Each one process, then as two worker processes sharing one seat store (``--workers 2``)."""
 
 _results: dict[str, SuiteResult] = {}
 
@@ -31,8 +33,11 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
 
     def get(backend: str) -> SuiteResult:
         if backend not in _results:
-            work = tmp_path_factory.mktemp(f"conformance-{backend}")
-            _results[backend] = run_suite(Template.for_backend(backend), work_dir=work)
+            name, _, workers = backend.partition("/workers=")
+            work = tmp_path_factory.mktemp(f"conformance-{name}")
+            _results[backend] = run_suite(
+                Template.for_backend(name, workers=int(workers or 1)), work_dir=work
+            )
         return _results[backend]
 
     return get
@@ -43,7 +48,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_check_passes(results: Results, backend: str, check: str) -> None:
     result = results(backend)
-    if backend in FIXED_ANSWER and check in {c.name for c in result.not_applicable}:
+    if backend.partition("/")[0] in FIXED_ANSWER and check in {c.name for c in result.not_applicable}:
         pytest.skip("a check of the seat store: not run on a declared fixed-answer server")
     outcome = {o.check.name: o for o in result.outcomes}[check]
     assert outcome.status == Status.passed, failure_text(outcome)
