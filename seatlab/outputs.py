@@ -63,6 +63,7 @@ class PointRow:
     repetition: int
     backend: str
     threads: int
+    workers: int = 1  # processes of the server (--workers); files before schema 7 had none: 1
     delay_ms: float
     work_ms: float = 0.0  # CPU work per request (0: none)
     work_kind: str = "python"  # python (holds the GIL) or released
@@ -119,6 +120,9 @@ class PointRow:
     server_cpus: str  # ``0-7``; empty: unpinned
     server_cores: int | None = None  # how many CPUs the server may use (the CPU bound's cores)
     loadgen_cpus: str
+    server_python: str = ""  # the Python that ran a Python server (server_python); empty: the runner's own
+    server_python_version: str = ""  # its version, 3.12.1; empty: not a Python server (native, external)
+    server_gil: str = ""  # on, off (a free-threaded build); empty: unknown, or not a Python server
     load_hosts: str = ""  # ``name@ip;...`` of the hosts that ran the load; empty: here
     rtt_ms: float = NAN
     elapsed_s: float = NAN

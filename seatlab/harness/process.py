@@ -9,7 +9,9 @@ first or the deadline passes, it is killed and reaped and
 ``ServerStartError`` carries the tail of its stderr. Leaving the context
 stops it: SIGTERM, then SIGKILL after the timeout, then reap.
 
-``command=`` runs another program instead (an external server: any
+``python=`` runs ``python -m seatlab.server`` on another interpreter (one
+with seatlab installed; the runner's ``server_python``), the default being
+this one's. ``command=`` runs another program instead (an external server: any
 language, same contract, same lifecycle); a program that does not exist is a
 ``ServerStartError`` naming it. ``cpus=`` pins the child to those CPU ids
 (``pinned``: it is forked with that mask, so every thread it starts inherits it).
@@ -87,6 +89,7 @@ class ServerProcess:
         extra_args: Sequence[str] = (),
         command: Sequence[str] | None = None,
         cpus: Collection[int] | None = None,
+        python: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> None:
         if isinstance(config, str):
@@ -97,6 +100,7 @@ class ServerProcess:
         self.backend = config.backend
         self.args = [*config.to_argv(), *extra_args]
         self._command = None if command is None else [*command, *extra_args]
+        self.python = sys.executable if python is None else os.fspath(python)
         self.cpus = None if cpus is None else frozenset(cpus)
         self._own_log_dir = log_dir is None
         self.log_dir = (
@@ -111,10 +115,11 @@ class ServerProcess:
 
     @property
     def command(self) -> list[str]:
-        """The child's command line: ``command=`` as given, else ``python -m seatlab.server`` and the flags."""
+        """The child's command line: ``command=`` as given, else ``python -m seatlab.server`` and the flags
+        (``python=``'s interpreter, or this one)."""
         if self._command is not None:
             return list(self._command)
-        return [sys.executable, "-m", "seatlab.server", *self.args]
+        return [self.python, "-m", "seatlab.server", *self.args]
 
     @property
     def stdout_path(self) -> Path:

@@ -6,7 +6,8 @@ entry with its own) is started from that template instead of ``python -m
 seatlab.server``. The template is split like a shell line (``shlex``, no shell
 runs: wrap it in ``sh -c 'exec ...'`` yourself if you need one) and each word
 filled in from the point's ``ServerConfig``: ``{port} {capacity} {delay}
-{threads} {db_path} {max_backlog} {address} {sync} {work} {work_kind}``. The template is
+{threads} {workers} {db_path} {max_backlog} {address} {sync} {work} {work_kind}``. A template
+without ``{workers}`` runs one process: the runner refuses ``workers`` other than 1 for it. The template is
 checked while the config is validated, before any server starts: an unknown
 placeholder names itself (exit 2). The program must print ``READY <host>
 <port>`` as its first stdout line (``/work/shared/spec/protocol.md``) and
@@ -40,6 +41,7 @@ PLACEHOLDERS: dict[str, Callable[[ServerConfig], str]] = {
     "work": lambda c: f"{c.work_ms:g}",  # ms of CPU per request, as their --work
     "work_kind": lambda c: str(c.work_kind),
     "threads": lambda c: str(c.threads),
+    "workers": lambda c: str(c.workers),  # processes of the server, as the built-in servers' --workers
     "db_path": lambda c: "" if c.db_path is None else str(c.db_path),
     "max_backlog": lambda c: str(c.max_backlog),
     "address": lambda c: c.address,
@@ -80,6 +82,16 @@ def check_template(template: str) -> list[str]:
     if words[0].startswith(NATIVE_PREFIX):
         _check_native(words[0].removeprefix(NATIVE_PREFIX))
     return words
+
+
+def placeholders(template: str) -> set[str]:
+    """The placeholders a valid template names (``{"port", "workers"}``)."""
+    return {
+        field
+        for word in check_template(template)
+        for _, field, _, _ in string.Formatter().parse(word)
+        if field is not None
+    }
 
 
 NATIVE_PREFIX = "native:"

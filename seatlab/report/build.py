@@ -24,6 +24,7 @@ from seatlab.report.stored import REPORT_MD
 TABLE_COLUMNS = [
     ("clients", "clients"),
     ("rate", "offered bookings/s"),
+    ("workers", "workers"),  # shown when a point ran more than one server process
     ("throughput_rps", "req/s"),
     ("bound_rps", "bound req/s"),
     ("rtt_ms", "RTT ms"),  # load on other hosts (load.hosts): their round trip to the server, in the bound
@@ -49,7 +50,7 @@ TABLE_COLUMNS = [
     ("status", "status"),
 ]
 SWEPT_TITLES = {"delay_ms": "delay ms", "threads": "threads", "capacity": "capacity"}
-_COUNTS = {"clients", "errors", "unanswered", "censored", "starved_clients", "threads", "capacity"}
+_COUNTS = {"clients", "errors", "unanswered", "censored", "starved_clients", "threads", "workers", "capacity"}
 _TEXT = {"series", "status", "load_hosts"}
 _BOUNDABLE = {"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"}
 
@@ -86,6 +87,7 @@ def table(results: Results) -> str:
     # columns that only say "none here": no censored request, the load generator never at a full core
     shown = [(key, title) for key, title in shown if key != "censored" or frame[key].fillna(0).gt(0).any()]
     shown = [(key, title) for key, title in shown if key != "loadgen_saturated" or flags(frame, key).any()]
+    shown = [(key, title) for key, title in shown if key != "workers" or frame[key].fillna(1).ne(1).any()]
     cells = {title: _cells(frame, key) for key, title in shown}
     align = ["left" if key in _TEXT else "right" for key, _ in shown]
     markdown = pd.DataFrame(cells).to_markdown(index=False, disable_numparse=True, colalign=align)
@@ -100,8 +102,8 @@ def _cells(frame: pd.DataFrame, key: str) -> list[str]:
     return [cell(value, key, bool(b)) for value, b in zip(frame[key], low, strict=True)]
 
 
-def _machine_lines(meta: dict[str, Any]) -> list[str]:
-    out = [machine_text(meta)]
+def _machine_lines(meta: dict[str, Any], frame: pd.DataFrame) -> list[str]:
+    out = [machine_text(meta, frame)]
     cluster = meta.get("cluster")
     if cluster:  # load.hosts: the load ran on other Ray nodes; machine_text's "share" is then this node only
         hosts = ", ".join(f"{h['hostname']} ({h['ip']}, {h['cpus']} CPUs)" for h in cluster["load_hosts"])
@@ -115,6 +117,9 @@ def _machine_lines(meta: dict[str, Any]) -> list[str]:
         out.append(
             f"Memory {machine.get('memory_gib')} GiB, Python {machine.get('python')}, {machine.get('platform')}."
         )
+    server_python = (meta.get("server_python") or {}).get("path")
+    if server_python:
+        out.append(f"Python servers ran on {server_python} (server_python), not the runner's Python.")
     versions = meta.get("versions") or {}
     if versions:
         out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + ".")
@@ -141,7 +146,7 @@ def render(results: Results, plots: list[Path]) -> str:
             state = job.status if job.status == "ok" else f"**{job.status.upper()}**: {job.reason}"
             out.append(f"- `{job.label}` ({job.directory or 'combined.csv'}): {job.points} points, {state}")
         out.append("")
-    out += ["## Machine", "", *_machine_lines(meta), "", "## Findings", ""]
+    out += ["## Machine", "", *_machine_lines(meta, frame), "", "## Findings", ""]
     out += [f"- {line}" for line in findings(results)] if len(frame) else ["- no points were measured"]
     marks = "; >= marks a lower bound" if counts_unanswered(frame) else ""
     out += ["", "## Points", "", f"Latencies: {counting_text(frame)}{marks}.", ""]

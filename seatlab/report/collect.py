@@ -170,9 +170,31 @@ def add_series(frame: pd.DataFrame, swept: list[str] | tuple[str, ...] = ("clien
     if len(swept) > 1 and swept[1] in frame.columns:
         key = swept[1]
         frame["series"] = [
-            f"{s} {key}={value_text(v)}" for s, v in zip(frame["series"], frame[key], strict=True)
+            f"{s} {series_value(key, v)}" for s, v in zip(frame["series"], frame[key], strict=True)
+        ]
+    if _unnamed_workers(frame, swept):  # workers differ but neither the axis nor the lines say so
+        frame["series"] = [
+            s if "workers=" in job else f"{s} {workers_text(n)}"
+            for s, job, n in zip(frame["series"], frame["job"], frame["workers"], strict=True)
         ]
     return frame
+
+
+def _unnamed_workers(frame: pd.DataFrame, swept: list[str] | tuple[str, ...]) -> bool:
+    return (
+        "workers" in frame.columns and frame["workers"].fillna(1).nunique() > 1 and "workers" not in swept[:2]
+    )
+
+
+def workers_text(count: Any) -> str:
+    """``2 workers``, ``1 worker``: how lines and titles name a server's processes."""
+    text = value_text(count)
+    return f"{text} worker{'s' * (text != '1')}"
+
+
+def series_value(key: str, value: Any) -> str:
+    """The second swept key's value in a line's name: ``threads=4``, and ``2 workers``."""
+    return workers_text(value) if key == "workers" else f"{key}={value_text(value)}"
 
 
 def value_text(value: Any) -> str:
@@ -185,7 +207,9 @@ def value_text(value: Any) -> str:
 def constant_params(frame: pd.DataFrame) -> dict[str, Any]:
     """Parameters with one value over the whole frame (they go into titles; the others label lines)."""
     out: dict[str, Any] = {}
-    for column in ("delay_ms", "threads", "capacity", "mode", "duration_s", "diversity", "rate", "connect"):
+    for column in (
+        "delay_ms", "threads", "workers", "capacity", "mode", "duration_s", "diversity", "rate", "connect",
+    ):  # fmt: skip
         if column in frame.columns:
             values = frame[column].dropna().unique()
             if len(values) == 1:

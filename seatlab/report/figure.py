@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from seatlab.registry import FIXED_ANSWER
-from seatlab.report.collect import Results, constant_params
+from seatlab.report.collect import Results, constant_params, workers_text
 from seatlab.report.latency import counts_unanswered
 
 _PARAM_TEXT = {
@@ -43,18 +43,19 @@ AXIS_LABELS = {
     "delay_ms": "delay (ms)",
     "work_ms": "CPU work per request (ms)",
     "threads": "threads",
+    "workers": "server worker processes",
     "capacity": "capacity (seats)",
 }
 
 
 def params_text(frame: pd.DataFrame) -> str:
     """The parameters every point shares, in words (a swept one is left to the axis or the legend)."""
-    params = constant_params(frame)
-    parts = [
-        _PARAM_TEXT[key].format(value)
-        for key, value in params.items()
-        if key in _PARAM_TEXT and not (isinstance(value, float) and math.isnan(value))
-    ]
+    parts = []
+    for key, value in constant_params(frame).items():
+        if key == "workers":  # said when not 1: one process, as every run before schema 7
+            parts += [workers_text(value)] if value != 1 else []
+        elif key in _PARAM_TEXT and not (isinstance(value, float) and math.isnan(value)):
+            parts.append(_PARAM_TEXT[key].format(value))
     rates = frame["rate"].dropna() if "rate" in frame.columns else pd.Series(dtype=float)
     if rates.empty:
         parts.append("closed loop")
@@ -65,13 +66,34 @@ def params_text(frame: pd.DataFrame) -> str:
     return ", ".join(parts)
 
 
-def machine_text(metadata: dict[str, Any]) -> str:
+def machine_text(metadata: dict[str, Any], frame: pd.DataFrame | None = None) -> str:
+    """The machine, and the Python its Python servers ran on (``python_text``)."""
     machine = metadata.get("machine") or {}
+    python = python_text(metadata, frame)
     if not machine:
-        return "machine unknown"
+        return "machine unknown" + (f" - {python}" if python else "")
     return (
         f"{machine.get('cpu_model', '?')} - server and load generator share {machine.get('cores', '?')} cores"
+        + (f" - {python}" if python else "")
     )
+
+
+def python_text(metadata: dict[str, Any], frame: pd.DataFrame | None = None) -> str:
+    """``server on Python 3.12.1, GIL on``: the interpreter of the Python servers (``server_python``),
+    from the rows (several when a multirun's jobs differ), else metadata.json's; "" when unknown
+    (before schema 7) or when no Python server ran."""
+    found: list[tuple[str, str]] = []
+    if frame is not None and {"server_python_version", "server_gil"} <= set(frame.columns):
+        pairs = zip(frame["server_python_version"], frame["server_gil"], strict=True)
+        found = list(dict.fromkeys((str(v), str(g)) for v, g in pairs if isinstance(v, str) and v))
+    if not found:
+        stored = metadata.get("server_python") or {}
+        if stored.get("version"):
+            found = [(str(stored["version"]), str(stored.get("gil") or ""))]
+    if not found:
+        return ""
+    said = [f"Python {version}" + (f", GIL {gil}" if gil else "") for version, gil in found]
+    return ("server on " if len(said) == 1 else "servers on ") + "; ".join(said)
 
 
 def counting_text(frame: pd.DataFrame) -> str:
@@ -84,7 +106,8 @@ def counting_text(frame: pd.DataFrame) -> str:
 def subtitle(results: Results, frame: pd.DataFrame) -> str:
     failed = int((results.frame["status"] != "ok").sum()) if "status" in results.frame else 0
     note = f" ({failed} failed point{'s' * (failed != 1)}: see report.md)" if failed else ""
-    return f"{params_text(frame)}{note}\n{machine_text(results.metadata)}\n{counting_text(results.frame)}"
+    machine = machine_text(results.metadata, results.frame)
+    return f"{params_text(frame)}{note}\n{machine}\n{counting_text(results.frame)}"
 
 
 def has_work(frame: pd.DataFrame) -> bool:

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from seatlab.registry import FIXED_ANSWER, ceiling_of
-from seatlab.report.collect import Results, value_text
+from seatlab.report.collect import Results, value_text, workers_text
 from seatlab.report.figure import AXIS_LABELS, bound_name, has_work, series_frames
 from seatlab.report.latency import counts_unanswered, flags, ms_text
 from seatlab.report.load_latency import is_rate_sweep, knees, with_booking_rates
@@ -33,7 +33,9 @@ def _fmt(value: float, unit: str = "") -> str:
 
 
 def _at(x: str, value: object) -> str:
-    """'64 clients', 'threads 4', 'rate 300': where a figure was measured."""
+    """'64 clients', 'threads 4', 'rate 300', '2 workers': where a figure was measured."""
+    if x == "workers":
+        return workers_text(value)
     return f"{value_text(value)} clients" if x == "clients" else f"{x} {value_text(value)}"
 
 

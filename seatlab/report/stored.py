@@ -28,15 +28,23 @@ from seatlab.outputs import (  # noqa: F401 (the report's modules take these nam
 )
 
 DEFAULT_SWEPT = ("clients",)
-_TEXT_COLUMNS = ("job", "reason", "status")
+_TEXT_COLUMNS = ("job", "reason", "status", "server_python", "server_python_version", "server_gil")
+_VERSION_COLUMNS = {"server_python_version": str}  # 3.10.2 is text: as a number 3.10 would read 3.1
 
 
 def read_points(path: Path) -> pd.DataFrame:
-    """A points.csv (or combined.csv) as a frame; text columns empty rather than NaN."""
-    frame = pd.read_csv(path)
+    """A points.csv (or combined.csv) as a frame; text columns empty rather than NaN.
+
+    Files from before schema 7 have no ``workers`` column: their servers ran one process, so it reads
+    as 1 (after ``threads``, where the runner writes it). Their interpreter columns stay absent.
+    """
+    frame = pd.read_csv(path, dtype=_VERSION_COLUMNS)
     for column in _TEXT_COLUMNS:
         if column in frame.columns:
             frame[column] = [("" if pd.isna(v) else str(v)) for v in frame[column]]
+    if "workers" not in frame.columns:
+        at = frame.columns.get_loc("threads") + 1 if "threads" in frame.columns else len(frame.columns)
+        frame.insert(int(at), "workers", 1)
     return frame
 
 

@@ -8,7 +8,9 @@ address; the row then names the hosts and their round trip to the server, and
 Little's law's bound counts it (``C / (delay + RTT)``). A load run that fails its audit or measured nothing still
 hands back what it measured (the error's ``summary``): the row keeps those
 figures beside the reason. The server's stdout/stderr, the db file and the
-load generator's files stay in the point's folder.
+load generator's files stay in the point's folder. A Python server runs on
+``server_python`` (probed once with the config) with ``--workers`` when
+``workers`` is not 1; its CPU and memory are its whole process tree's.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ def point_params(
     bound = point_limit(point, config.mode, work, 0.0 if math.isnan(rtt_ms) else rtt_ms)
     sellout = config.mode is Mode.sellout
     pinning = config.pinning
+    python = config.interpreter if point.backend.command is None else None  # native, external: not Python
     return PointRow(
         point=point.index,
         repetition=point.repetition,
         backend=point.backend.name,
         threads=point.threads,
+        workers=point.workers,
         delay_ms=point.delay_ms,
         work_ms=work.ms,
         work_kind=str(work.kind),
@@ -73,6 +77,9 @@ def point_params(
         server_cpus="" if pinning.server is None else cpu_ranges(pinning.server),
         server_cores=work.cores,
         loadgen_cpus="" if pinning.loadgen is None else cpu_ranges(pinning.loadgen),
+        server_python="" if python is None else python.path,
+        server_python_version="" if python is None else python.version,
+        server_gil="" if python is None else python.gil,
         rtt_ms=rtt_ms,
         point_dir=point_dir,
     )
@@ -274,6 +281,7 @@ def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measu
         capacity=point.capacity,
         delay_ms=point.delay_ms,
         threads=point.threads,
+        workers=point.workers,
         max_backlog=config.max_backlog,
         db_path=db_path,
         sync=config.sync,
@@ -289,6 +297,7 @@ def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measu
         extra_args=config.extra_server_args,
         command=None if external is None else command_argv(external, server_config),
         cpus=pinning.server,
+        python=config.interpreter.executable,
     )
     with server:
         spec = LoadSpec(

@@ -69,8 +69,13 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     pinning = config.pinning
     if pinning.server is None and pinning.loadgen is None:
         print(f"seatlab: CPUs not pinned: {pinning.description}", file=sys.stderr)
+    python_servers = any(backend.command is None for backend in config.backends)
     metadata = run_metadata(
-        {str(k): v for k, v in resolved.items()}, overrides, swept=config.swept, cpus=pinning.to_json()
+        {str(k): v for k, v in resolved.items()},
+        overrides,
+        swept=config.swept,
+        cpus=pinning.to_json(),
+        server_python=config.interpreter.to_json() if python_servers else None,
     )
     if cluster is not None:
         metadata["cluster"] = cluster

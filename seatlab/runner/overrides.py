@@ -7,8 +7,8 @@ the points *inside* a run, so before Hydra sees the command line:
 - ``clients=range(a,b,s)`` / ``clients=a,b,c`` become ``clients=[...]``, with
   or without ``-m`` (under ``-m`` every job runs the whole client list);
 - without ``-m``, ``backend=a,b`` becomes ``backend=[a,b]`` (both backends in
-  one run), and ``rate``, ``delay``, ``threads`` or ``capacity`` given as a
-  range or a comma list become lists (one point per value); under ``-m`` they
+  one run), and ``rate``, ``delay``, ``threads``, ``workers`` or ``capacity`` given
+  as a range or a comma list become lists (one point per value); under ``-m`` they
   stay Hydra sweeps, one job per value;
 - a command template (``server_command=...``, ``backend.NAME.command=...``)
   is quoted for Hydra, so ``server_command='./srv --port {port}'`` as a shell
@@ -34,7 +34,14 @@ from hydra.errors import HydraException
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 _LIST_KEYS = ("clients",)  # always a per-run list
-_SINGLE_RUN_LIST_KEYS = ("backend", "rate", "delay", "threads", "capacity")  # a per-run list only without -m
+_SINGLE_RUN_LIST_KEYS = (
+    "backend",
+    "rate",
+    "delay",
+    "threads",
+    "workers",
+    "capacity",
+)  # a per-run list only without -m
 
 
 class OverrideError(ValueError):

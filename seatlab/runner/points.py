@@ -1,7 +1,7 @@
 """Sweep points: the product of a run's backends and swept keys, and Little's law's bound for each.
 
-A run sweeps ``clients`` (always) and any of ``rate``, ``delay``, ``threads`` and
-``capacity`` given as a list: every combination of their values is one point
+A run sweeps ``clients`` (always) and any of ``rate``, ``delay``, ``threads``,
+``workers``, ``capacity`` and ``work`` given as a list: every combination of their values is one point
 (``SWEPT_KEYS`` order, innermost last), for every backend, ``repeat`` times.
 """
 
@@ -17,7 +17,15 @@ from seatlab.runner.schema import SWEPT_KEYS, BackendChoice, Bound, SeatlabConfi
 
 NATIVE_BACKENDS = frozenset(name for name, b in BACKENDS.items() if b.native is not None)
 
-_NAME_TAGS = {"clients": "c", "rate": "r", "delay_ms": "d", "threads": "t", "capacity": "n", "work_ms": "w"}
+_NAME_TAGS = {
+    "clients": "c",
+    "rate": "r",
+    "delay_ms": "d",
+    "threads": "t",
+    "workers": "p",  # processes (w is work's)
+    "capacity": "n",
+    "work_ms": "w",
+}
 """Folder-name tags of the swept columns: ``03-tpool-c64-t4``."""
 
 
@@ -34,6 +42,7 @@ class SweepPoint:
     threads: int
     capacity: int
     repetition: int
+    workers: int = 1  # processes of the server (--workers)
     swept: tuple[str, ...] = ("clients",)  # the run's swept columns, which the name spells out
 
     def column(self, name: str) -> float | int | None:
@@ -84,10 +93,11 @@ def offered_answers_rps(rate: float | None, mode: Mode) -> float | None:
     return rate * (2 if mode is Mode.duration else 1)
 
 
-def concurrency(bound: Bound, clients: int, threads: int) -> int | None:
-    """How many requests can be in service at once (Little's law's L), None without a bound."""
+def concurrency(bound: Bound, clients: int, threads: int, workers: int = 1) -> int | None:
+    """How many requests can be in service at once (Little's law's L), None without a bound: a pool's
+    threads in every worker process, or every client."""
     if bound is Bound.threads:
-        return min(clients, threads)
+        return min(clients, workers * threads)
     if bound is Bound.clients:
         return clients
     return None
@@ -119,40 +129,66 @@ def limit(
     rate: float | None,
     work: CpuWork = CpuWork(),
     native: bool = False,
+    workers: int = 1,
 ) -> Limit:
     """The smallest of what bounds a point's answers/s (issue 20), and what it is:
 
     - the offered rate of an open loop (``rate``, answers/s);
-    - Little's law: at most L requests in service (threads or clients), each for delay + work;
+    - Little's law: at most L requests in service (a pool's threads in every worker process, or the
+      clients), each for delay + work;
     - the CPU: a request's ``work.ms`` of CPU on one core at a time. Work that holds the GIL runs on
-      one core per process; released work on as many as run it at once (a pool's threads, the
-      loops, or the loops' offload threads), C++'s on its threads; never more than ``work.cores``.
+      one core per process (``workers`` of them); released work on as many as run it at once (a pool's
+      threads, the loops, in every worker, or the loops' offload threads), C++'s on its threads; never
+      more than ``work.cores``.
     """
     limits: list[tuple[float, str]] = [] if rate is None else [(rate, f"the offered rate, {rate:g}/s")]
-    in_service = concurrency(bound, clients, threads)
+    in_service = concurrency(bound, clients, threads, workers)
     service_ms = delay_ms + work.ms
     if in_service is not None and service_ms > 0:
-        noun = "thread" if bound is Bound.threads else "client"
-        who = f"{in_service} {noun}{'s' if in_service != 1 else ''}"
-        limits.append((in_service / (service_ms / 1000.0), f"Little's law: {who} / {service_ms:g} ms"))
-    if in_service is not None and work.ms > 0:
-        if native:
-            parallel, why = (
-                min(threads, work.cores),
-                f"{min(threads, work.cores)} of {threads} threads on {work.cores} cores",
+        limits.append(
+            (
+                in_service / (service_ms / 1000.0),
+                f"Little's law: {_in_service(bound, in_service, threads, workers)} / {service_ms:g} ms",
             )
-        elif work.kind is WorkKind.python:
-            parallel, why = 1, "one core per process, the GIL"
-        elif work.offload is Offload.thread:
-            parallel, why = work.cores, f"{work.cores} cores (offloaded to threads)"
-        else:  # released, in the pool's threads or on the loops' threads
-            parallel = min(threads, work.cores)
-            why = f"{parallel} of {threads} {'threads' if bound is Bound.threads else 'loops'} on {work.cores} cores"
+        )
+    if in_service is not None and work.ms > 0:
+        parallel, why = _cpu(bound, threads, workers, work, native)
         limits.append((min(parallel, work.cores) / (work.ms / 1000.0), f"CPU: {why} / {work.ms:g} ms"))
     if not limits:
         return Limit(math.nan, "")
     rps, by = min(reversed(limits), key=lambda item: item[0])  # on a tie the CPU, the last added, binds
     return Limit(rps, by)
+
+
+def _in_service(bound: Bound, in_service: int, threads: int, workers: int) -> str:
+    """Little's law's L in words: ``2 threads``, ``10 clients``, ``2 workers x 2 threads`` (every pool
+    thread busy), ``3 of 2 workers x 2 threads`` (fewer clients than pool threads)."""
+    if bound is Bound.threads and workers != 1:
+        pools = f"{workers} workers x {threads} thread{'s' * (threads != 1)}"
+        return pools if in_service == workers * threads else f"{in_service} of {pools}"
+    noun = "thread" if bound is Bound.threads else "client"
+    return f"{in_service} {noun}{'s' if in_service != 1 else ''}"
+
+
+def _cpu(bound: Bound, threads: int, workers: int, work: CpuWork, native: bool) -> tuple[int, str]:
+    """How many cores run a point's CPU work at once, and why, in words (``limit``'s CPU bound)."""
+    cores = work.cores
+    if native:
+        parallel = min(threads, cores)
+        return parallel, f"{parallel} of {threads} threads on {cores} cores"
+    if work.kind is WorkKind.python:  # the GIL: one core per process
+        if workers == 1:
+            return 1, "one core per process, the GIL"
+        parallel = min(workers, cores)
+        return parallel, f"{parallel} of {workers} workers on {cores} cores, one core per process (the GIL)"
+    if work.offload is Offload.thread:
+        return cores, f"{cores} cores (offloaded to threads)"
+    # released, in the pool's threads or on the loops' threads, in every worker process
+    parallel = min(workers * threads, cores)
+    runners = "threads" if bound is Bound.threads else "loops"
+    if workers == 1:
+        return parallel, f"{parallel} of {threads} {runners} on {cores} cores"
+    return parallel, f"{parallel} of {workers} workers x {threads} {runners} on {cores} cores"
 
 
 def bound_rps(bound: Bound, clients: int, threads: int, delay_ms: float, rate: float | None) -> float:
@@ -171,7 +207,7 @@ def point_limit(point: SweepPoint, mode: Mode, work: CpuWork, rtt_ms: float = 0.
     cpu = work if point.work_ms == work.ms else CpuWork(point.work_ms, work.kind, work.offload, work.cores)
     return limit(
         point.backend.bound, point.clients, point.threads, point.delay_ms + rtt_ms, offered, cpu,
-        native=point.backend.name in NATIVE_BACKENDS,
+        native=point.backend.name in NATIVE_BACKENDS, workers=point.workers,
     )  # fmt: skip
 
 

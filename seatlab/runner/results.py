@@ -10,7 +10,10 @@ generator's summary schema 2), their ``*_censored`` flags, ``censored``, the ans
 (their round trip to the server, counted in ``bound_rps``); 5 = ``backlog_requests`` and
 ``backlog_wait_s`` (the load generator's summary schema 3: the answers awaited after the run);
 6 = ``work_ms``, ``work_kind``, ``offload`` (CPU work per request) and ``bound_by`` (what sets
-``bound_rps``: Little's law, the CPU or the offered rate, in words).
+``bound_rps``: Little's law, the CPU or the offered rate, in words); 7 = ``workers`` (server
+processes; older files are read as 1), ``server_python``, ``server_python_version``, ``server_gil``
+(the interpreter of a Python server, probed once) and metadata.json's ``server_python``; the server's
+CPU and RSS now sum its worker processes.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from seatlab.outputs import (  # noqa: F401 (names the runner's modules take fro
 )
 from seatlab.registry import ceiling_of
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:

@@ -9,11 +9,11 @@ turns the composed config into a ``SeatlabConfig`` instance with
 ``OmegaConf.to_object``, which runs ``__post_init__``: the one place where
 ranges, lists and combinations are checked (``ConfigError`` names the key).
 
-Five keys may be a list of values, one sweep point each (``SWEPT_KEYS``):
-``clients``, ``rate``, ``delay``, ``threads``, ``capacity``. Their schema type is
-``Any`` (OmegaConf 2.3 has no ``int | list[int]``); the typed tuples of
-values are ``client_counts``, ``rates``, ``delays_ms``, ``thread_counts`` and
-``capacities``.
+Seven keys may be a list of values, one sweep point each (``SWEPT_KEYS``):
+``clients``, ``rate``, ``delay``, ``threads``, ``workers``, ``capacity``, ``work``. Their
+schema type is ``Any`` (OmegaConf 2.3 has no ``int | list[int]``); the typed tuples of
+values are ``client_counts``, ``rates``, ``delays_ms``, ``thread_counts``,
+``worker_counts``, ``capacities`` and ``works_ms``.
 
 The ``backend`` config group maps each selected backend to its settings
 (``backend=[tpool,coro]`` selects two group files and their mappings
@@ -24,6 +24,10 @@ each such entry is its own name in points.csv's ``backend`` column and the plots
 ``cpus`` pins the server and the load processes (``seatlab.runner.cpus``).
 ``load.hosts`` and ``ray.address`` put the load processes on other nodes of a
 Ray cluster (``seatlab.cluster``); ``address`` is where the server listens.
+``server_python`` runs seatlab's Python servers on another interpreter, probed once
+while the config is validated (``seatlab.runner.interpreter``); ``workers`` runs N
+processes of a Python server (``--workers``), or of an external one whose template
+names ``{workers}``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from seatlab.registry import BACKENDS, OFFLOADING, PYTHON_BACKENDS
 
 if TYPE_CHECKING:
     from seatlab.runner.cpus import Pinning
+    from seatlab.runner.interpreter import ServerPython
 
 KNOWN_BACKENDS = PYTHON_BACKENDS  # seatlab.registry: the built-in servers (python -m seatlab.server)
 
@@ -54,6 +59,7 @@ SWEPT_KEYS = {
     "rate": "rate",
     "delay": "delay_ms",
     "threads": "threads",
+    "workers": "workers",
     "capacity": "capacity",
     "work": "work_ms",
 }
@@ -154,6 +160,7 @@ class SeatlabConfig:
     rate: Any = None  # bookings/s in total (number or list); null = closed loop
     delay: Any = 50.0  # ms of simulated work per request (number or list)
     threads: Any = 2  # tpool: pool size; coro/event: event loops (int or list)
+    workers: Any = 1  # processes of the server, sharing one seat store (int or list); --workers N
     capacity: Any = 5000  # seats (int or list)
     work: Any = 0.0  # ms of CPU work per request, before the delay (number or list); 0: none
     work_kind: WorkKind = WorkKind.python  # python: holds the GIL; released: hashlib.pbkdf2_hmac, releases it
@@ -182,6 +189,8 @@ class SeatlabConfig:
     address: str | None = None
     load: LoadConfig = field(default_factory=LoadConfig)  # where the load processes run
     ray: RayConfig = field(default_factory=RayConfig)  # the cluster of load.hosts
+    # a Python with seatlab installed that runs seatlab's Python servers; null: the runner's own
+    server_python: str | None = None
 
     def __post_init__(self) -> None:
         """The one validation: ``OmegaConf.to_object`` runs it, so no invalid ``SeatlabConfig`` exists."""
@@ -214,9 +223,33 @@ class SeatlabConfig:
                 )
         self.pinning  # noqa: B018 - validates cpus.server / cpus.loadgen
         self._check_cluster()
+        self._check_commands(backends)
+        self.interpreter  # noqa: B018 - probes server_python (once per process)
         if self.mode is Mode.sellout and any(b.fixed_answer for b in backends):
             raise ConfigError(
                 "backend", "the calibration target never sells out (it books nothing): use mode=duration"
+            )
+
+    def _check_commands(self, backends: tuple[BackendChoice, ...]) -> None:
+        """A server started from a command template (``native_*``, ``external``, ``cserver``) has no
+        ``--workers`` and no Python to choose: ``workers`` other than 1 is refused unless its template
+        names ``{workers}``, ``server_python`` always."""
+        commanded = [b for b in backends if b.command is not None]
+        many = [n for n in self.worker_counts if n != 1]
+        deaf = [b.name for b in commanded if many and "workers" not in _placeholders(b.command or "")]
+        if deaf:
+            raise ConfigError(
+                "workers",
+                f"{', '.join(deaf)} run{'s' * (len(deaf) == 1)} from a command template without {{workers}}, "
+                f"so {'it has' if len(deaf) == 1 else 'they have'} no --workers: run "
+                f"{'it' if len(deaf) == 1 else 'them'} with workers=1 (got {', '.join(map(str, many))})",
+            )
+        if self.server_python is not None and commanded:
+            raise ConfigError(
+                "server_python",
+                f"chooses the Python of seatlab's own servers ({', '.join(KNOWN_BACKENDS)}); "
+                f"{', '.join(b.name for b in commanded)} run{'s' * (len(commanded) == 1)} "
+                "a program of its own: run without server_python",
             )
 
     def _check_cluster(self) -> None:
@@ -287,6 +320,15 @@ class SeatlabConfig:
 
         return resolve_pinning(self.cpus.server, self.cpus.loadgen)
 
+    @functools.cached_property
+    def interpreter(self) -> ServerPython:
+        """The Python that runs seatlab's servers (``server_python``, or the runner's own), its version
+        and whether its GIL is on; ``ConfigError`` naming ``server_python`` when it cannot run them.
+        Probed once per process (``seatlab.runner.interpreter``), before any point runs."""
+        from seatlab.runner.interpreter import probe_server_python
+
+        return probe_server_python(self.server_python)
+
     @property
     def client_counts(self) -> tuple[int, ...]:
         return _listed("clients", self.clients, _integer(1))
@@ -311,6 +353,12 @@ class SeatlabConfig:
         return _listed("threads", self.threads, _integer(1))
 
     @property
+    def worker_counts(self) -> tuple[int, ...]:
+        from seatlab.server.config import MAX_WORKERS  # the server's own limit (its --workers refuses more)
+
+        return _listed("workers", self.workers, _integer(1, MAX_WORKERS, "the server's --workers limit"))
+
+    @property
     def capacities(self) -> tuple[int, ...]:
         return _listed("capacity", self.capacity, _integer(1, MAX_CAPACITY, "seat numbers are uint32"))
 
@@ -321,6 +369,7 @@ class SeatlabConfig:
             "rate": lambda: self.rates,
             "delay": lambda: self.delays_ms,
             "threads": lambda: self.thread_counts,
+            "workers": lambda: self.worker_counts,
             "capacity": lambda: self.capacities,
             "work": lambda: self.works_ms,
         }
@@ -346,6 +395,12 @@ def _check_command(key: str, template: str) -> None:
         check_template(template)
     except TemplateError as exc:
         raise ConfigError(key, str(exc)) from None
+
+
+def _placeholders(template: str) -> set[str]:
+    from seatlab.harness.templates import placeholders
+
+    return placeholders(template)
 
 
 def load_config(cfg: DictConfig) -> SeatlabConfig:

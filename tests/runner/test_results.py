@@ -27,7 +27,7 @@ from seatlab.outputs import PERCENTILES, PointRow
 from seatlab.runner.execute import Measured, point_params, point_row
 from seatlab.runner.metadata import run_metadata
 from seatlab.runner.points import sweep_points
-from seatlab.runner.results import COLUMNS, write_json, write_points
+from seatlab.runner.results import COLUMNS, SCHEMA_VERSION, write_json, write_points
 from seatlab.runner.sampler import ServerUsage
 from seatlab.runner.schema import SeatlabConfig, load_config
 
@@ -51,11 +51,17 @@ def summary_of(point_dir: str) -> Summary:
     return Summary.from_json(data)
 
 
+FIXTURE_PYTHON = {"server_python_version": "3.11.7", "server_gil": "on"}
+"""The interpreter columns as the fixture has them: the runner writes its own, which varies by Python."""
+
+
 def fixture_rows(config: SeatlabConfig) -> list[PointRow]:
     rows = []
     for point in sweep_points(config):
         measured = Measured(summary_of(point.name), None, USAGE, 0)
-        rows.append(point_row(point_params(point, config, point.name), measured))
+        row = point_row(point_params(point, config, point.name), measured)
+        assert row.server_python == "" and row.server_python_version and row.server_gil in ("on", "off")
+        rows.append(replace(row, **FIXTURE_PYTHON))
     return rows
 
 
@@ -65,7 +71,11 @@ def write_fixture() -> None:
     resolved = OmegaConf.to_container(OmegaConf.structured(config), enum_to_str=True)
     assert isinstance(resolved, dict)
     metadata = run_metadata(
-        {str(k): v for k, v in resolved.items()}, OVERRIDES, swept=config.swept, cpus=config.pinning.to_json()
+        {str(k): v for k, v in resolved.items()},
+        OVERRIDES,
+        swept=config.swept,
+        cpus=config.pinning.to_json(),
+        server_python={"path": "", "version": "3.11.7", "gil": "on"},
     )
     metadata.update(machine={"cpu_model": "fixture", "cores": 2}, versions={}, git=None, command=["seatlab"])
     write_json(metadata, FIXTURE / "metadata.json")
@@ -79,7 +89,7 @@ def test_the_fixture_is_what_the_runner_writes_from_its_summaries(tmp_path: Path
 
 def test_a_threads_sweep_names_its_swept_key_and_bounds_each_point() -> None:
     metadata = json.loads((FIXTURE / "metadata.json").read_text())
-    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == 6
+    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == SCHEMA_VERSION == 7
     frame = pd.read_csv(FIXTURE / "points.csv")
     assert list(frame["point_dir"]) == ["00-tpool-c8-t1", "01-tpool-c8-t4", "02-coro-c8-t1", "03-coro-c8-t4"]
     assert list(frame["threads"]) == [1, 4, 1, 4]
