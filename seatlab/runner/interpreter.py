@@ -5,7 +5,10 @@ point of a Python backend (``ServerProcess(python=...)``), so a wrong path or
 a Python without seatlab would fail every point the same way. Instead the
 config check asks it once, with a deadline, for its version and whether its
 GIL is on (``sys._is_gil_enabled``, 3.13's free-threaded builds; older
-Pythons always hold one), importing ``seatlab.server`` as the server will.
+Pythons always hold one), after importing what the server will: its
+lifecycle (protobuf with it) and the run's backends (uvloop for the loops).
+It runs from the runner's working directory, as the server does: in a
+checkout a bare Python finds seatlab there, and fails on protobuf instead.
 What failed (no such file, not a program, the ImportError's last line) is a
 ``ConfigError`` naming ``server_python``: exit 2, before any point runs. The
 answer is kept per path for the life of the process (the config check and
@@ -28,10 +31,10 @@ PROBE_TIMEOUT_S = 30.0
 """A Python that cannot import seatlab.server in this long is not one to measure a server with."""
 
 PROBE = (
-    "import sys, seatlab.server; print(sys.version.split()[0]); "
+    "import sys, seatlab.server, seatlab.server.lifecycle{modules}; print(sys.version.split()[0]); "
     "print(getattr(sys, '_is_gil_enabled', lambda: True)())"
 )
-"""What the probe runs: the import the server needs, then the version and whether the GIL is on."""
+"""What the probe runs: the imports the server needs, then the version and whether the GIL is on."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,10 @@ def own_python() -> ServerPython:
 
 
 @functools.cache
-def probe_server_python(path: str | None) -> ServerPython:
+def probe_server_python(path: str | None, modules: tuple[str, ...] = ()) -> ServerPython:
     """``path``'s version and GIL (None: the runner's own, not probed); ``ConfigError("server_python")``
-    saying what failed when it cannot run ``python -m seatlab.server``."""
+    saying what failed when it cannot run ``python -m seatlab.server`` with the backends in ``modules``
+    (``seatlab.server.coro``)."""
     if path is None:
         return own_python()
     where = os.path.abspath(path)  # not resolved: a venv's python is a symlink that must stay one
@@ -78,7 +82,7 @@ def probe_server_python(path: str | None) -> ServerPython:
         )
     try:
         done = subprocess.run(
-            [where, "-c", PROBE],
+            [where, "-c", PROBE.format(modules="".join(f", {m}" for m in modules))],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,

@@ -327,7 +327,8 @@ class SeatlabConfig:
         Probed once per process (``seatlab.runner.interpreter``), before any point runs."""
         from seatlab.runner.interpreter import probe_server_python
 
-        return probe_server_python(self.server_python)
+        serve = (BACKENDS[b.name].serve for b in self.backends if b.command is None)
+        return probe_server_python(self.server_python, tuple(s.split(":")[0] for s in serve if s))
 
     @property
     def client_counts(self) -> tuple[int, ...]:

@@ -135,6 +135,39 @@ def test_the_bound_is_the_smallest_limit_and_says_which(
     assert got.rps == pytest.approx(rps, nan_ok=True) and got.by == by
 
 
+@pytest.mark.parametrize(
+    ("bound", "clients", "workers", "delay", "work", "rps", "by"),
+    [
+        # Little's law: a pool's threads in every worker process (2 threads each here)
+        (Bound.threads, 50, 2, 50, CpuWork(), 80.0, "Little's law: 2 workers x 2 threads / 50 ms"),
+        (Bound.threads, 3, 2, 50, CpuWork(), 60.0, "Little's law: 3 of 2 workers x 2 threads / 50 ms"),
+        # every client is in service whatever the processes
+        (Bound.clients, 50, 4, 50, CpuWork(), 1000.0, "Little's law: 50 clients / 50 ms"),
+        # GIL-held work: one core per worker process, never more than the cores (2)
+        (Bound.clients, 100, 2, 0, CpuWork(5, HELD, cores=2), 400.0,
+         "CPU: 2 of 2 workers on 2 cores, one core per process (the GIL) / 5 ms"),
+        (Bound.threads, 100, 4, 0, CpuWork(5, HELD, cores=2), 400.0,
+         "CPU: 2 of 4 workers on 2 cores, one core per process (the GIL) / 5 ms"),
+        (Bound.clients, 100, 2, 0, CpuWork(5, HELD, cores=4), 400.0,
+         "CPU: 2 of 2 workers on 4 cores, one core per process (the GIL) / 5 ms"),
+        # released work: every worker's threads (or loops), at most the cores
+        (Bound.threads, 100, 2, 0, CpuWork(5, RELEASED, cores=8), 800.0,
+         "CPU: 4 of 2 workers x 2 threads on 8 cores / 5 ms"),
+        (Bound.clients, 100, 3, 0, CpuWork(5, RELEASED, cores=2), 400.0,
+         "CPU: 2 of 3 workers x 2 loops on 2 cores / 5 ms"),
+        (Bound.clients, 100, 2, 0, CpuWork(5, RELEASED, Offload.thread, cores=2), 400.0,
+         "CPU: 2 cores (offloaded to threads) / 5 ms"),
+    ],
+)  # fmt: skip
+def test_workers_multiply_the_pools_threads_and_the_gils_cores(
+    bound: Bound, clients: int, workers: int, delay: float, work: CpuWork, rps: float, by: str
+) -> None:
+    got = limit(bound, clients, 2, delay, None, work, workers=workers)
+    assert got.rps == pytest.approx(rps) and got.by == by
+    one = limit(bound, clients, 2, delay, None, work)  # one worker: as before, never a higher bound
+    assert one.rps <= got.rps and "worker" not in one.by
+
+
 def test_the_findings_say_when_the_machine_not_the_bound_cut_a_cpu_bound_figure_short() -> None:
     import pandas as pd
 

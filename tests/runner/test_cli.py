@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,21 @@ def test_a_threads_sweep_and_a_rate_sweep_make_one_point_per_value(tmp_path: Pat
     assert list(points["bound_rps"]) == [80.0, 240.0]
     assert json.loads((run / "metadata.json").read_text())["swept"] == ["rate"]
     assert (run / "points" / "01-coro-c4-r120" / "load" / "summary.json").is_file()
+
+
+def test_two_worker_processes_serve_a_run_and_the_rows_say_so(tmp_path: Path) -> None:
+    """Issue 19 end to end: workers=2 reaches the server as --workers 2; the row names the workers and
+    the Python that ran them; the report says "2 workers"."""
+    done = seatlab(tmp_path, "backend=coro", "clients=4", "workers=2", *TINY)
+    assert done.returncode == 0, done.stderr
+    run = latest(tmp_path)
+    row = pd.read_csv(run / "points.csv", dtype={"server_python_version": str}).iloc[0]
+    assert row["status"] == "ok" and row["workers"] == 2 and row["point_dir"] == "00-coro-c4"
+    assert row["server_python_version"] == platform.python_version() and row["server_gil"] in ("on", "off")
+    assert row["bound_rps"] == 800.0 and row["server_cpu_pct"] > 0
+    assert "workers 2" in (run / "points" / "00-coro-c4" / "server.stderr").read_text()
+    assert "2 workers" in (run / "report.md").read_text()
+    assert (
+        json.loads((run / "metadata.json").read_text())["server_python"]["version"]
+        == row["server_python_version"]
+    )
