@@ -2,7 +2,8 @@
 
     nox -s lint            # ruff check, ruff format --check, mypy (once, on the oldest Python)
     nox -s tests           # the whole suite on 3.11, 3.12 and 3.13 (nox -s tests-3.13: one version)
-    nox -s compat          # 3.12 and 3.13: the suite less the Hydra runs, then one real end-to-end run
+    nox -s compat          # 3.12 and 3.13: the suite less the Hydra runs, then one real end-to-end run,
+                           # and the 3.11 runner (.venv) with its servers on this Python (server_python)
 
 Each session installs the project as the README does (``-e '.[dev]'``) into
 its own virtual environment under ``.nox/``. Interpreters are found on
@@ -70,12 +71,46 @@ def compat(session: nox.Session) -> None:
     results = Path(session.create_tmp()) / "smoke-results"
     # exit 0 only if every sweep point ran and passed its audit (1: a point failed, 2: a config error)
     session.run("python", "-m", "seatlab", "+experiment=smoke", f"results_dir={results}")
+    for row in smoke_rows(session, results, "the smoke run"):
+        session.log(f"smoke: {row['backend']}, {row['clients']} clients: {row['throughput_rps']} req/s, ok")
+    servers_on_this_python(session)
+
+
+def smoke_rows(session: nox.Session, results: Path, what: str) -> list[dict[str, str]]:
+    """The rows of a smoke run's points.csv; ``session.error`` unless there are some and all are ok."""
     points = results / "latest" / "points.csv"
     if not points.is_file():
-        session.error(f"the smoke run wrote no {points}")
+        session.error(f"{what} wrote no {points}")
     with points.open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or any(row["status"] != "ok" for row in rows):
-        session.error(f"the smoke run's points are not all ok: {points}")
-    for row in rows:
-        session.log(f"smoke: {row['backend']}, {row['clients']} clients: {row['throughput_rps']} req/s, ok")
+        session.error(f"{what}'s points are not all ok: {points}")
+    return rows
+
+
+def servers_on_this_python(session: nox.Session) -> None:
+    """The outer project's runner (``.venv``, CI's 3.11) runs +experiment=smoke with its servers on this
+    session's Python (``server_python``): a runner and servers on different Pythons, as a free-threaded
+    server would run. Skipped, saying so, where there is no ``.venv`` (``.ci/run`` makes it first)."""
+    runner = Path(".venv/bin/python").absolute()  # not resolved: the venv's python is a symlink out of it
+    if not runner.is_file():
+        session.warn(f"no {runner}: the runner-on-another-Python check is skipped (.ci/run creates it)")
+        return
+    python = Path(session.bin) / "python"
+    version = str(session.python)  # "3.12": nox's name for this session's interpreter
+    results = Path(session.create_tmp()) / "server-python-results"
+    session.run(
+        str(runner), "-m", "seatlab", "+experiment=smoke", f"server_python={python}", f"results_dir={results}",
+        external=True,
+    )  # fmt: skip
+    rows = smoke_rows(session, results, f"the {runner} run with server_python={python}")
+    wrong = [
+        row["server_python_version"]
+        for row in rows
+        if not row["server_python_version"].startswith(version + ".")
+    ]
+    if wrong:
+        session.error(
+            f"server_python={python}: points.csv says the servers ran on Python {', '.join(wrong)}, not {version}"
+        )
+    session.log(f"server_python: {len(rows)} points ok, servers on Python {rows[0]['server_python_version']}")

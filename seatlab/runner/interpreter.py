@@ -75,7 +75,7 @@ def probe_server_python(path: str | None, modules: tuple[str, ...] = ()) -> Serv
     (``seatlab.server.coro``)."""
     if path is None:
         return own_python()
-    where = os.path.abspath(path)  # not resolved: a venv's python is a symlink that must stay one
+    where = os.path.abspath(os.path.expanduser(path))  # not resolved: a venv's python is a symlink, kept
     if not os.path.exists(where):
         raise ConfigError(
             "server_python", f"{path!r} does not exist (expected a Python with seatlab installed)"
