@@ -145,12 +145,8 @@ def limit(
     in_service = concurrency(bound, clients, threads, workers)
     service_ms = delay_ms + work.ms
     if in_service is not None and service_ms > 0:
-        limits.append(
-            (
-                in_service / (service_ms / 1000.0),
-                f"Little's law: {_in_service(bound, in_service, threads, workers)} / {service_ms:g} ms",
-            )
-        )
+        who = _in_service(bound, in_service, threads, workers)
+        limits.append((in_service / (service_ms / 1000.0), f"Little's law: {who} / {service_ms:g} ms"))
     if in_service is not None and work.ms > 0:
         parallel, why = _cpu(bound, threads, workers, work, native)
         limits.append((min(parallel, work.cores) / (work.ms / 1000.0), f"CPU: {why} / {work.ms:g} ms"))
