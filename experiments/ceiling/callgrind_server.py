@@ -19,6 +19,15 @@ versions are compared by running this once on each, in any order.
 
     .venv/bin/python experiments/ceiling/callgrind_server.py --backend event --connections 100
     .venv/bin/python experiments/ceiling/callgrind_server.py --command 'PYTHONPATH=/tmp/old python3 -m seatlab.server'
+    .venv/bin/python experiments/ceiling/callgrind_server.py --backend event --workers 2
+
+``--workers N`` counts a server of N worker processes. callgrind_control reaches only the process
+valgrind started (a forked worker has no vgdb channel of its own), so that figure is taken another
+way, ``--whole-life``: every process is counted from start to exit (each forked worker writes its own
+dump, ``callgrind.out.<pid>``), twice, with a short and a long window, and the instructions per
+request are the difference of the two totals over the difference of their reads: start-up, the
+connections' set-up and the shutdown cancel. ``--whole-life --workers 1`` is the like-for-like
+figure of the one-process server.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,6 +165,83 @@ def measure(
     }
 
 
+def _whole_life_run(
+    cload: Path,
+    command: list[str],
+    env: dict[str, str],
+    backend: str,
+    conns: int,
+    window_s: float,
+    delay_ms: float,
+    workers: int,
+    tmpdir: Path,
+    keep: Path | None = None,
+) -> tuple[int, int, list[int]]:
+    """One run counted from start to exit in every process: (instructions, reads, reads per process)."""
+    for old in tmpdir.glob("callgrind.out.*"):
+        old.unlink()
+    argv = [
+        "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmpdir}/callgrind.out.%p",
+        *command, "--backend", backend, "--port", "0", "--threads", "1", "--capacity", str(CAPACITY),
+        "--delay", f"{delay_ms:g}", "--max-backlog", "4096", "--workers", str(workers),
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd="/tmp", env=env
+    )
+    try:
+        assert server.stdout is not None
+        ready = server.stdout.readline().split()
+        if len(ready) < 3 or ready[0] != "READY":
+            raise RuntimeError(f"no READY line from {argv}")
+        subprocess.run(
+            [str(cload), "-p", ready[2], "-c", str(conns), "-t", "1", "-w", "1", "-d", str(window_s), "-m", "refill"],
+            check=True, capture_output=True, timeout=window_s + 120,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(120)
+    dumps = sorted(tmpdir.glob("callgrind.out.*"))
+    reads = [calls_to(d, READ_CALLBACK) for d in dumps]
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for d in dumps:
+            shutil.copy(d, keep / d.name)
+    return sum(_total_ir(d) for d in dumps), sum(reads), reads
+
+
+def measure_whole_life(
+    command: list[str],
+    env: dict[str, str],
+    backend: str,
+    conns: int,
+    window_s: float,
+    delay_ms: float,
+    workers: int,
+    keep: Path | None = None,
+) -> dict[str, object]:
+    """Instructions per request of a server of ``workers`` processes: two whole-life runs, a short and
+    a long window, differenced (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="seatlab-callgrind-") as tmp:
+        tmpdir = Path(tmp)
+        _, cload = build(tmpdir)
+        short = _whole_life_run(cload, command, env, backend, conns, window_s / 4, delay_ms, workers, tmpdir)
+        long = _whole_life_run(cload, command, env, backend, conns, window_s, delay_ms, workers, tmpdir, keep)
+    return {
+        "backend": backend,
+        "workers": workers,
+        "method": "whole life, long minus short window",
+        "command": shlex.join(command),
+        "connections": conns,
+        "delay_ms": delay_ms,
+        "instructions": [short[0], long[0]],
+        "reads": [short[1], long[1]],
+        "reads_per_process_long": long[2],
+        "instructions_per_request": (long[0] - short[0]) / (long[1] - short[1])
+        if long[1] > short[1]
+        else None,
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default="event")
@@ -163,12 +250,28 @@ def main() -> int:
     p.add_argument("--command", default=f"{sys.executable} -m seatlab.server", help="the server command")
     p.add_argument("--delay", type=float, default=0.0, help="the server's --delay in ms (the delay path)")
     p.add_argument("--top", type=int, default=0, help="also print this many functions by own cost")
+    p.add_argument(
+        "--workers", type=int, default=1, help="the server's --workers (implies --whole-life above 1)"
+    )
+    p.add_argument(
+        "--whole-life", action="store_true", help="count every process start to exit, twice, differenced"
+    )
+    p.add_argument(
+        "--keep", type=Path, help="--whole-life: copy the long run's dumps here (callgrind_annotate)"
+    )
     args = p.parse_args()
     command = shlex.split(args.command)
     env = dict(os.environ)
     while command and "=" in command[0]:  # VAR=value prefixes: the server's environment (valgrind
         name, _, value = command.pop(0).partition("=")  # follows no exec, so not through env(1))
         env[name] = value
+    if args.whole_life or args.workers > 1:
+        whole = measure_whole_life(
+            command, env, args.backend, args.connections, args.window, args.delay, args.workers, args.keep
+        )
+        whole["command"] = args.command
+        print(json.dumps(whole))
+        return 0
     r = measure(command, env, args.backend, args.connections, args.window, args.top, args.delay)
     r["command"] = args.command  # as given, with its VAR=value prefixes
     annotate = r.pop("annotate")
