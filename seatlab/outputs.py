@@ -26,6 +26,9 @@ SERVED_HDR = "served_latency.hdr"  # schema 2 on: the answered requests
 CENSORED_HDR = "censored_latency.hdr"  # schema 2 on: the unanswered requests' ages when the window closed
 CLIENTS_CSV = "clients.csv"
 PERCENTILES_CSV = "latency_percentiles.csv"
+LATENCY_HGRM = "latency.hgrm"  # schema 5 on: latency.hdr as HdrHistogram's percentile text, in ms
+LATENCY_HLOG = "latency.hlog"  # schema 5 on: HdrHistogram's interval log (seatlab/client/timeline.py)
+INTERVALS_CSV = "intervals.csv"  # schema 5 on: per interval, the answer counts and percentiles
 
 
 class Percentile(NamedTuple):

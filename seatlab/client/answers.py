@@ -20,6 +20,8 @@ SOLD_OUT = 2
 RELEASED = 3
 ERROR = 4
 STATS = 5
+CANCEL_ERROR = 6
+"""Kind recorded for an Error answer to a Cancel (``ERROR`` is an Error answer to a Book)."""
 
 _UUID_LEN = 36
 _BODY_LEN = 4 + _UUID_LEN  # tag, length, Book/Cancel{uuid} tag, uuid length, uuid

@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
         help="wait at most this long for last answers, s (default %(default)g); answers the server "
         "still owes after that are awaited while it keeps answering (the backlog)",
     )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=d.interval_s,
+        help="the timeline's step: answers and latency per interval of this many s, in latency.hlog and "
+        "intervals.csv (default %(default)g)",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of the Poisson schedule")
     p.add_argument(
         "--fixed-answer",
@@ -125,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         connect=args.connect, timeout_s=args.timeout, max_time_s=args.max_time, out_dir=args.out_dir,
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
         answer_wait_s=args.answer_wait, drain_s=args.drain, seed=args.seed, fixed_answer=args.fixed_answer,
+        interval_s=args.interval,
     )  # fmt: skip
     try:
         summary = run_load(spec)

@@ -42,6 +42,7 @@ class WorkerPlan:
     checked: bool = True  # False against a calibration target: answers are counted, not checked
     hold: bool = False  # duration mode: keep each seat until the next is confirmed (see refill_mode)
     max_time_s: float = 600.0  # the run's cap from the start, the backlog's wait included
+    interval_s: float = 1.0  # the timeline's step (``timeline.Grid``)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The run's outputs: summary.json (versioned in ``summary.py``), clients.csv, the .hdr histograms,
-latency_percentiles.csv; and the few lines a person reads at a terminal."""
+latency_percentiles.csv, latency.hgrm (``interval_log.py`` writes the timeline's); and the few lines a
+person reads at a terminal."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ SERVED_HISTOGRAM_FILE = outputs.SERVED_HDR
 CENSORED_HISTOGRAM_FILE = outputs.CENSORED_HDR
 CLIENTS_FILE = outputs.CLIENTS_CSV
 PERCENTILES_FILE = outputs.PERCENTILES_CSV
+HGRM_FILE = outputs.LATENCY_HGRM
+HGRM_UNIT_RATIO = 1000.0
+"""latency.hgrm's values are in milliseconds: the histograms' microseconds divided by this."""
 SUMMARY_FILE = outputs.SUMMARY_JSON
 CLIENT_COLUMNS = (
     "client", "process", "answers", "seats", "sold_out", "released", "errors",
@@ -46,10 +50,12 @@ def write_outputs(
 ) -> None:
     """Write every output file of the run into ``out_dir``; ``histograms`` maps file names to histograms.
 
-    latency_percentiles.csv is the distribution of every request (``HISTOGRAM_FILE``).
+    latency_percentiles.csv and latency.hgrm are the distribution of every request (``HISTOGRAM_FILE``).
     """
     for name, h in histograms.items():
         (out_dir / name).write_bytes(histogram.encode(h))
+    with open(out_dir / HGRM_FILE, "wb") as hgrm:  # HdrHistogram's own text form, as wrk2 prints it
+        histograms[HISTOGRAM_FILE].output_percentile_distribution(hgrm, HGRM_UNIT_RATIO)
     with open(out_dir / PERCENTILES_FILE, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(("percentile", "latency_ms"))

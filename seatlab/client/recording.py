@@ -32,13 +32,11 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram
-from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT
+from seatlab.client.answers import CANCEL_ERROR, ERROR, RELEASED, SEAT, SOLD_OUT
+from seatlab.client.timeline import Grid, Intervals, interval_figures
 
 FOLD_ANSWERS = 1 << 16
 """Answers held before a load process folds them (about 1.4 MB of arrays)."""
-
-CANCEL_ERROR = 6
-"""Kind recorded for an Error answer to a Cancel (``ERROR`` is an Error answer to a Book)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,7 @@ class Tally:
     censored: HdrHistogram
     window_answers: dict[str, int]
     rows: list[dict[str, Any]]
+    intervals: Intervals  # the same figures per interval (``timeline``)
 
 
 @dataclass
@@ -73,6 +72,7 @@ class _Folded:
     first: Any = None  # per client: its first answer's time (ns), -1 none yet
     last: Any = None
     answers: int = 0
+    intervals: Intervals | None = None
 
 
 @dataclass
@@ -84,6 +84,8 @@ class Recording:
     kinds: array[int] = field(default_factory=lambda: array("b"))
     who: array[int] = field(default_factory=lambda: array("i"))  # the client's index in its process
     never_answered_due: array[int] = field(default_factory=lambda: array("q"))
+    interval_ns: int = 1_000_000_000
+    """The timeline's step (``timeline.Grid``)."""
     _folded: _Folded | None = None
 
     @property
@@ -115,6 +117,10 @@ class Recording:
         served, late = window_values(t, lat, kinds, np.empty(0, dtype=np.int64), start, end, end)
         histogram_ns(served, into=folded.served)  # recorded in place: no histogram made per fold
         histogram_ns(late, into=folded.late)
+        grid = Grid(start, end, end, self.interval_ns)
+        folded.intervals = interval_figures(
+            grid, t, lat, kinds, np.empty(0, dtype=np.int64), folded.intervals
+        )
         counts, per_client = _window_counts(t, kinds, who, start, end, clients)
         for name, value in counts.items():
             folded.counts[name] += value
@@ -147,6 +153,10 @@ class Recording:
             never = np.frombuffer(self.never_answered_due, dtype=np.int64)
             served = folded.served
             censored = histogram_ns(end - never[never <= end], into=histogram.merge([folded.late]))
+            none = np.empty(0, dtype=np.int64)
+            grid = Grid(start, end, end, self.interval_ns)
+            held = None if folded.intervals is None else folded.intervals.copy()  # a tally changes nothing
+            intervals = interval_figures(grid, none, none, none.astype(np.int8), never, held)
             counts, per_client = folded.counts, {k: v.tolist() for k, v in folded.per_client.items()}
             first = [None if v < 0 else (int(v) - t0) / 1e9 for v in folded.first.tolist()]
             last = [None if v < 0 else (int(v) - t0) / 1e9 for v in folded.last.tolist()]
@@ -160,6 +170,10 @@ class Recording:
                 np.frombuffer(self.never_answered_due, dtype=np.int64), start, end, cut,
             )  # fmt: skip
             counts, arrays = _window_counts(t, kinds, who, start, end, n)
+            intervals = interval_figures(
+                Grid(start, cut, end, self.interval_ns), t, np.frombuffer(self.t_lat, dtype=np.int64), kinds,
+                np.frombuffer(self.never_answered_due, dtype=np.int64),
+            )  # fmt: skip
             per_client = {k: v.tolist() for k, v in arrays.items()}
             first = [None] * n
             last = [None] * n
@@ -182,7 +196,7 @@ class Recording:
             }
             for i, c in enumerate(clients)
         ]
-        return Tally(served, censored, counts, rows)
+        return Tally(served, censored, counts, rows, intervals)
 
 
 def _window_counts(

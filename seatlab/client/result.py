@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from seatlab.client import histogram
+from seatlab.client.timeline import Intervals
 
 ERROR_KINDS = ("refused", "reset", "timeout", "protocol", "server_error")
 BACKLOG_OUTCOMES = ("none", "answered", "stalled", "capped")
@@ -68,6 +69,7 @@ class WorkerResult:
     backlog_answered: int = 0  # of those, answered while it waited (censored all the same: see tally)
     backlog_wait_s: tuple[float, ...] = ()  # per process: how long it waited
     backlog_outcomes: tuple[str, ...] = ()  # per process: BACKLOG_OUTCOMES
+    intervals: Intervals | None = None  # the window's figures per interval (``timeline``)
 
     def merge(self, other: WorkerResult) -> WorkerResult:
         """The result of both processes' runs together."""
@@ -83,6 +85,7 @@ class WorkerResult:
             t_last_seat=max(seats) if seats else None,
             t_finish=max(self.t_finish, other.t_finish),
             capped=self.capped or other.capped,
+            intervals=_intervals(self.intervals, other.intervals),
         )
 
     @property
@@ -98,6 +101,14 @@ def merge_all(results: list[WorkerResult]) -> WorkerResult:
     for r in ordered[1:]:
         total = total.merge(r)
     return replace(total, clients=sorted(total.clients, key=lambda row: row["client"]))
+
+
+def _intervals(a: Intervals | None, b: Intervals | None) -> Intervals | None:
+    """Both processes' timelines added up; None (no timeline) if one has none, or if they are on
+    different grids (one process ended before the window opened, so its figures are the whole run's)."""
+    if a is None or b is None or not a.shares_grid(b):
+        return None
+    return a.merge(b)
 
 
 def _add(a: bytes, b: bytes) -> bytes:

@@ -24,7 +24,7 @@ from pathlib import Path
 from time import perf_counter_ns
 from typing import TextIO
 
-from seatlab.client import output
+from seatlab.client import interval_log, output
 from seatlab.client.answers import SEAT
 from seatlab.client.control import AllAnswered, Backlog, Progress, Ready, Start, Stop, Window, WorkerPlan
 from seatlab.client.ledger import Confirmations, SeatLedger
@@ -66,7 +66,7 @@ def make_plans(spec: LoadSpec, capacity: int, booked: int, checked: bool = True)
                 timeout_s=spec.timeout_s, drain_s=spec.drain_s, capacity=capacity,
                 free_seats=max(capacity - booked, 0),
                 seed=None if spec.seed is None else spec.seed * 1000 + w, checked=checked, hold=hold,
-                max_time_s=spec.max_time_s,
+                max_time_s=spec.max_time_s, interval_s=spec.interval_s,
             )
         )  # fmt: skip
         first += n
@@ -141,6 +141,8 @@ def run_load(spec: LoadSpec, load: LoadFactory = LoadProcesses) -> Summary:
         spec, facts, result, capacity if checked else None, booked_before, end, hosts
     )
     output.write_outputs(out_dir, summary, result.clients, histograms)
+    if result.intervals is not None:
+        interval_log.write_timeline(out_dir, result.intervals, run.t0)
     if summary.audit.ok is False:
         raise AuditError(f"audit failed: {summary.audit.message}", summary)
     if summary.answers == 0:

@@ -86,6 +86,8 @@ class LoadSpec:
     """The server is a fixed-answer calibration target (every frame answered with one Seat, nothing
     booked): answers are counted, not checked, and nothing is audited. Declared, never inferred: a
     server that answers Stats with a Seat is otherwise refused."""
+    interval_s: float = 1.0
+    """The timeline's step: answers, errors and latency per interval of this many seconds (latency.hlog)."""
 
     def validate(self) -> None:
         """Raise LoadError (exit code 2) naming the first bad parameter."""
@@ -141,6 +143,8 @@ def _problems(spec: LoadSpec) -> list[str]:
     positive_number("max_time_s", spec.max_time_s)
     positive_number("answer_wait_s", spec.answer_wait_s, allow_zero=True)
     positive_number("drain_s", spec.drain_s, allow_zero=True)
+    if positive_number("interval_s", spec.interval_s) and spec.interval_s < 0.001:
+        out.append(f"interval_s must be at least 0.001 (1 ms), not {spec.interval_s!r}")
     if not out and isinstance(spec.clients, int):
         per_process = -(-spec.clients // spec.diversity)
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -15,6 +15,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from seatlab import outputs
 from seatlab.client import histogram, output
 from seatlab.client.audit import NOT_AUDITED, Audit, audit_duration, audit_sellout
 from seatlab.client.histogram import CensoredLatency, Latency
@@ -24,9 +25,10 @@ from seatlab.client.spec import LoadSpec
 from seatlab.machine import machine_info
 from seatlab.modes import Mode
 
-SCHEMA_VERSION = 4
-READS = (3, 4)
-"""The schema versions ``Summary.from_json`` reads (3: without ``load_hosts``)."""
+SCHEMA_VERSION = 5
+READS = (3, 4, 5)
+"""The schema versions ``Summary.from_json`` reads (3: without ``load_hosts``; 3 and 4: without the
+timeline's and the .hgrm's file names, read as None)."""
 # summary.json history:
 #   1: first version (mode, window, answers by kind, errors by kind, unanswered, starved clients,
 #      fairness, latency_ms, load-generator CPU, audit, machine, params).
@@ -42,6 +44,10 @@ READS = (3, 4)
 #      unanswered counts only the requests never answered.
 #   4: load_hosts always present (null: the load ran here; before, the key was there only for a load
 #      run on other hosts). The same content, read back by ``Summary.from_json``.
+#   5: percentile_distribution_file (latency.hgrm: latency.hdr as HdrHistogram's percentile
+#      distribution text, in ms), interval_log_file (latency.hlog: HdrHistogram's interval log, every
+#      interval_s of params) and intervals_file (intervals.csv: the answers and percentiles per
+#      interval). None when the files were not written.
 
 SATURATED_PCT = 85.0
 """A load process above this share of one core may be the bottleneck, not the server."""
@@ -126,6 +132,9 @@ class Summary:
     params: Mapping[str, object]
     load_hosts: list[HostReport] | None
     """The hosts that ran the load (``seatlab.cluster``); None: this machine."""
+    percentile_distribution_file: str | None = None
+    interval_log_file: str | None = None
+    intervals_file: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """Exactly summary.json's content, ``schema_version`` first."""
@@ -133,7 +142,7 @@ class Summary:
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Summary:
-        """A summary.json's content as a ``Summary`` (schema 3 or 4); ``SummaryError`` names what does not fit."""
+        """A summary.json's content as a ``Summary`` (schema 3 to 5); ``SummaryError`` names what does not fit."""
         version = data.get("schema_version")
         if version not in READS:
             raise SummaryError(
@@ -142,6 +151,9 @@ class Summary:
         values: dict[str, Any] = dict(data)  # checked key by key below, then by the dataclasses
         values.pop("schema_version")
         values.setdefault("load_hosts", None)  # schema 3
+        if version in (3, 4):
+            for name in ("percentile_distribution_file", "interval_log_file", "intervals_file"):
+                values.setdefault(name, None)
         names = {f.name for f in fields(cls)}
         if missing := sorted(names - values.keys()):
             raise SummaryError(f"summary.json (schema {version}) lacks {', '.join(missing)}")
@@ -329,6 +341,9 @@ def summarize(
         machine=machine_info(),
         params=_params(spec, facts.refill, capacity is None),
         load_hosts=load_hosts,
+        percentile_distribution_file=output.HGRM_FILE,
+        interval_log_file=None if result.intervals is None else outputs.LATENCY_HLOG,
+        intervals_file=None if result.intervals is None else outputs.INTERVALS_CSV,
     )
     histograms = {
         output.HISTOGRAM_FILE: every,

@@ -84,7 +84,7 @@ class LoadWorker:
         self.finished = False
         self.capped = False
         self.busy = 0
-        self.recording = Recording()
+        self.recording = Recording(interval_ns=int(plan.interval_s * 1e9))
         self.connections = 0
         self.reconnects = 0
         self.gave_up = 0
@@ -451,6 +451,7 @@ class LoadWorker:
             backlog_answered=self.backlog_answered,
             backlog_wait_s=(self.backlog_wait_s,),
             backlog_outcomes=(self.backlog_outcome,),
+            intervals=tally.intervals,
         )
 
 

@@ -310,6 +310,7 @@ def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measu
             warmup_s=config.warmup,
             answer_wait_s=config.answer_wait,
             drain_s=config.drain,
+            interval_s=config.interval,
             rate=point.rate,
             schedule=str(config.schedule),
             connect=str(config.connect),

@@ -170,6 +170,7 @@ class SeatlabConfig:
     warmup: float = 0.5  # s before the window (duration mode)
     answer_wait: float = 0.5  # s after warm-up to wait for every connection's first answer
     drain: float = 0.5  # s to wait for answers still due after the run stops issuing requests
+    interval: float = 1.0  # s, the timeline's step: answers and latency per interval (load/latency.hlog)
     diversity: int = 2  # load-generator processes (at most one per client)
     schedule: Schedule = Schedule.fixed  # open-loop schedule; poisson needs rate
     # str, not Connect: OmegaConf matches enum *names* (per_request), users type the value (per-request)
@@ -202,6 +203,7 @@ class SeatlabConfig:
             ("warmup", 0),
             ("answer_wait", 0),
             ("drain", 0),
+            ("interval", 0.001),
             ("diversity", 1),
             ("timeout", 0.01),
             ("max_time", 0.1),

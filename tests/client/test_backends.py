@@ -37,7 +37,7 @@ def test_sellout(tmp_path: Path, backend: str, connect: str) -> None:
     assert {r["process"] for r in rows} == {"0", "1"}
     assert sum(int(r["seats"]) for r in rows) == 300
     saved = json.loads((tmp_path / "load" / "summary.json").read_text())
-    assert saved["schema_version"] == 4 and Summary.from_json(saved) == s
+    assert saved["schema_version"] == 5 and Summary.from_json(saved) == s
     assert histogram.decode((tmp_path / "load" / "latency.hdr").read_bytes()).get_total_count() == 304
 
 
