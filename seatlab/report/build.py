@@ -19,6 +19,7 @@ from seatlab.report.findings import findings
 from seatlab.report.latency import counts_unanswered, flags, ms_text
 from seatlab.report.plots import draw_all
 from seatlab.report.stored import REPORT_MD
+from seatlab.report.timeline import draw_timeline
 
 # (column, title); the swept keys come first, after the series.
 TABLE_COLUMNS = [
@@ -58,7 +59,7 @@ _BOUNDABLE = {"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"}
 def build_report(directory: Path) -> Results:
     """Load what is stored in `directory`, redraw every plot and rewrite report.md; returns the results."""
     results = load_results(Path(directory))
-    plots = draw_all(results, results.directory)
+    plots = draw_all(results, results.directory) + draw_timeline(results, results.directory)
     (results.directory / REPORT_MD).write_text(render(results, plots))
     return results
 
