@@ -110,6 +110,7 @@ def test_a_python_without_seatlab_is_a_config_error_with_the_import_error(
     bare_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checkout = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the probe inherits it: a checkout on it is seatlab
     monkeypatch.chdir(tmp_path)  # the server would start here, where no seatlab/ is beside it
     with pytest.raises(ConfigError, match=r"^server_python: ") as caught:
         composed(f"server_python={bare_python}")
