@@ -128,6 +128,11 @@ class PointRow:
     server_gil: str = ""  # on, off (a free-threaded build); empty: unknown, or not a Python server
     load_hosts: str = ""  # ``name@ip;...`` of the hosts that ran the load; empty: here
     rtt_ms: float = NAN
+    load_avg_start: float = NAN  # the machine's 1-minute load average when the load started (schema 8)
+    load_avg_end: float = NAN  # ... and when it ended
+    others_cpu_pct: float = NAN  # % of one core used by processes other than server and load generator
+    cpu_governor: str = ""  # the CPUs' frequency governors (distinct, joined by ","); empty: unreadable
+    cpu_boost: str = ""  # on, off; empty: unreadable
     elapsed_s: float = NAN
     status: str = "failed"
     reason: str = ""

@@ -28,15 +28,19 @@ from seatlab.outputs import (  # noqa: F401 (the report's modules take these nam
 )
 
 DEFAULT_SWEPT = ("clients",)
-_TEXT_COLUMNS = ("job", "reason", "status", "server_python", "server_python_version", "server_gil")
+_TEXT_COLUMNS = (
+    "job", "reason", "status", "server_python", "server_python_version", "server_gil", "cpu_governor",
+    "cpu_boost",
+)  # fmt: skip
 _VERSION_COLUMNS = {"server_python_version": str}  # 3.10.2 is text: as a number 3.10 would read 3.1
 
 
 def read_points(path: Path) -> pd.DataFrame:
     """A points.csv (or combined.csv) as a frame; text columns empty rather than NaN.
 
-    Files from before schema 7 have no ``workers`` column: their servers ran one process, so it reads
-    as 1 (after ``threads``, where the runner writes it). Their interpreter columns stay absent.
+        Files from before schema 7 have no ``workers`` column: their servers ran one process, so it reads
+        as 1 (after ``threads``, where the runner writes it). Their interpreter columns stay absent, and so
+    do the machine's noise columns of files before schema 8 (``seatlab.report.noise`` then says so).
     """
     frame = pd.read_csv(path, dtype=_VERSION_COLUMNS)
     for column in _TEXT_COLUMNS:

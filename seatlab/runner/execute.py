@@ -10,7 +10,8 @@ hands back what it measured (the error's ``summary``): the row keeps those
 figures beside the reason. The server's stdout/stderr, the db file and the
 load generator's files stay in the point's folder. A Python server runs on
 ``server_python`` (probed once with the config) with ``--workers`` when
-``workers`` is not 1; its CPU and memory are its whole process tree's.
+``workers`` is not 1; its CPU and memory are its whole process tree's. The machine's noise over the
+load (load average, other processes' CPU, governor and boost: ``seatlab.runner.noise``) goes in the row.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from seatlab.modes import Mode, Offload
 from seatlab.outputs import PointRow
 from seatlab.registry import OFFLOADING
 from seatlab.runner.cpus import cpu_ranges
+from seatlab.runner.noise import UNMEASURED, MachineNoise, NoiseSampler
 from seatlab.runner.points import CpuWork, SweepPoint, offered_answers_rps, point_limit
 from seatlab.runner.results import write_json
 from seatlab.runner.sampler import ServerSampler, ServerUsage
@@ -110,6 +112,7 @@ class Measured:
     error: Exception | None
     usage: ServerUsage
     exit_code: int
+    noise: MachineNoise = UNMEASURED
 
 
 def run_point(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> PointRow:
@@ -144,7 +147,7 @@ def point_row(params: PointRow, measured: Measured) -> PointRow:
     if measured.error is not None:
         own = _reason(measured.error)
         status, reason = "failed", own if not reason or reason in own else f"{own}; {reason}"
-    usage = measured.usage
+    usage, noise = measured.usage, measured.noise
     throughput = summary.throughput_rps
     return replace(
         params,
@@ -187,6 +190,11 @@ def point_row(params: PointRow, measured: Measured) -> PointRow:
         loadgen_saturated=summary.loadgen_saturated,
         server_exit=measured.exit_code,
         load_hosts=";".join(f"{h.hostname}@{h.ip}" for h in summary.load_hosts or []),
+        load_avg_start=noise.load_avg_start,
+        load_avg_end=noise.load_avg_end,
+        others_cpu_pct=noise.others_cpu_pct,
+        cpu_governor=noise.cpu_governor,
+        cpu_boost=noise.cpu_boost,
         elapsed_s=summary.elapsed_s,
         status=status,
         reason=reason,
@@ -321,13 +329,15 @@ def _measure(point: SweepPoint, config: SeatlabConfig, point_dir: Path) -> Measu
             fixed_answer=point.backend.fixed_answer,
         )
         sampler = ServerSampler(server.pid).start()
+        noise = NoiseSampler().start()
         try:
             with stderr_to(point_dir / "load.stderr"), pinned(pinning.loadgen):
                 summary, error = load_summary(spec, load)
         finally:
             usage = sampler.stop()
+            machine = noise.stop()
         exit_code = server.stop()
-    return Measured(summary, error, usage, exit_code)
+    return Measured(summary, error, usage, exit_code, machine)
 
 
 @contextmanager

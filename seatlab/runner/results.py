@@ -13,7 +13,10 @@ generator's summary schema 2), their ``*_censored`` flags, ``censored``, the ans
 ``bound_rps``: Little's law, the CPU or the offered rate, in words); 7 = ``workers`` (server
 processes; older files are read as 1), ``server_python``, ``server_python_version``, ``server_gil``
 (the interpreter of a Python server, probed once) and metadata.json's ``server_python``; the server's
-CPU and RSS now sum its worker processes.
+CPU and RSS now sum its worker processes; 8 = the machine's noise per point: ``load_avg_start``,
+``load_avg_end`` (1-minute load average), ``others_cpu_pct`` (CPU of every process but the runner's
+tree: server, its workers, load processes), ``cpu_governor``, ``cpu_boost`` (empty where unreadable);
+older files lack them and read as unmeasured.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from seatlab.outputs import (  # noqa: F401 (names the runner's modules take fro
 )
 from seatlab.registry import ceiling_of
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def ceiling_ratios(frame: pd.DataFrame) -> pd.Series:

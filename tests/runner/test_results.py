@@ -26,6 +26,7 @@ from seatlab.client.summary import Summary, SummaryError
 from seatlab.outputs import PERCENTILES, PointRow
 from seatlab.runner.execute import Measured, point_params, point_row
 from seatlab.runner.metadata import run_metadata
+from seatlab.runner.noise import MachineNoise
 from seatlab.runner.points import sweep_points
 from seatlab.runner.results import COLUMNS, SCHEMA_VERSION, write_json, write_points
 from seatlab.runner.sampler import ServerUsage
@@ -35,6 +36,9 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 FIXTURE = Path(__file__).parent / "fixtures" / "threads-sweep"
 OVERRIDES = ["backend=[tpool,coro]", "clients=8", "threads=[1,4]"]
 USAGE = ServerUsage(cpu_pct=12.5, peak_rss_mib=24.0, seconds=4.6)
+NOISE = MachineNoise(
+    load_avg_start=0.35, load_avg_end=0.8, others_cpu_pct=2.5, cpu_governor="performance", cpu_boost="off"
+)
 
 
 def fixture_config() -> SeatlabConfig:
@@ -58,7 +62,7 @@ FIXTURE_PYTHON = {"server_python_version": "3.11.7", "server_gil": "on"}
 def fixture_rows(config: SeatlabConfig) -> list[PointRow]:
     rows = []
     for point in sweep_points(config):
-        measured = Measured(summary_of(point.name), None, USAGE, 0)
+        measured = Measured(summary_of(point.name), None, USAGE, 0, NOISE)
         row = point_row(point_params(point, config, point.name), measured)
         assert row.server_python == "" and row.server_python_version and row.server_gil in ("on", "off")
         rows.append(replace(row, **FIXTURE_PYTHON))
@@ -89,12 +93,15 @@ def test_the_fixture_is_what_the_runner_writes_from_its_summaries(tmp_path: Path
 
 def test_a_threads_sweep_names_its_swept_key_and_bounds_each_point() -> None:
     metadata = json.loads((FIXTURE / "metadata.json").read_text())
-    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == SCHEMA_VERSION == 7
+    assert metadata["swept"] == ["threads"] and metadata["schema_version"] == SCHEMA_VERSION == 8
     frame = pd.read_csv(FIXTURE / "points.csv")
     assert list(frame["point_dir"]) == ["00-tpool-c8-t1", "01-tpool-c8-t4", "02-coro-c8-t1", "03-coro-c8-t4"]
     assert list(frame["threads"]) == [1, 4, 1, 4]
     # Little's law: min(C, threads) / delay for the pool, C / delay for coroutines, whatever the threads
     assert list(frame["bound_rps"]) == pytest.approx([20.0, 80.0, 160.0, 160.0])
+    # schema 8: the machine's noise over each point
+    assert list(frame["others_cpu_pct"]) == [2.5] * 4 and list(frame["load_avg_start"]) == [0.35] * 4
+    assert set(frame["cpu_governor"]) == {"performance"} and set(frame["cpu_boost"]) == {"off"}
 
 
 def test_a_load_run_on_other_hosts_counts_their_round_trip_in_the_bound() -> None:
