@@ -17,7 +17,9 @@ from seatlab.report.collect import Results, load_results
 from seatlab.report.figure import counting_text, machine_text, params_text
 from seatlab.report.findings import findings
 from seatlab.report.latency import counts_unanswered, flags, ms_text
+from seatlab.report.noise import noise_section
 from seatlab.report.plots import draw_all
+from seatlab.report.repeats import repeats_section
 from seatlab.report.stored import REPORT_MD
 from seatlab.report.timeline import draw_timeline
 
@@ -147,11 +149,12 @@ def render(results: Results, plots: list[Path]) -> str:
             state = job.status if job.status == "ok" else f"**{job.status.upper()}**: {job.reason}"
             out.append(f"- `{job.label}` ({job.directory or 'combined.csv'}): {job.points} points, {state}")
         out.append("")
-    out += ["## Machine", "", *_machine_lines(meta, frame), "", "## Findings", ""]
+    out += ["## Machine", "", *_machine_lines(meta, frame), "", *noise_section(results), "## Findings", ""]
     out += [f"- {line}" for line in findings(results)] if len(frame) else ["- no points were measured"]
     marks = "; >= marks a lower bound" if counts_unanswered(frame) else ""
     out += ["", "## Points", "", f"Latencies: {counting_text(frame)}{marks}.", ""]
     out += [table(results) if len(frame) else "(none)", ""]
+    out += repeats_section(results) if len(results.ok) else []
     if plots:
         out += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     if len(results.ok) and not any(p.name == "percentiles.png" for p in plots):

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from seatlab.registry import FIXED_ANSWER
 from seatlab.report.collect import Results, constant_params, workers_text
+from seatlab.report.intervals import METHOD, ONE_RUN, by_value, error_bars, repeated
 from seatlab.report.latency import counts_unanswered
 
 _PARAM_TEXT = {
@@ -135,6 +136,22 @@ def is_ceiling(frame: pd.DataFrame) -> bool:
 def median(frame: pd.DataFrame, x: str, column: str) -> pd.Series:
     """The line through repeated points: their median at each x."""
     return frame.groupby(x)[column].median().sort_index()
+
+
+def draw_intervals(ax: Axes, frame: pd.DataFrame, x: str, column: str, color: str) -> None:
+    """Error bars for one series' `column`: the 95% interval of the median at each x run more than once."""
+    if not repeated(frame, x):
+        return
+    xs, values, bars = error_bars(by_value(frame, x, column))
+    if xs:
+        ax.errorbar(xs, values, yerr=bars, fmt="none", ecolor=color, elinewidth=1.2, capsize=4)
+
+
+def interval_note(frame: pd.DataFrame, x: str) -> str:
+    """The title's line naming the intervals drawn: the method, or that there is one run per point."""
+    if "series" in frame.columns and any(repeated(part, x) for _, part in series_frames(frame)):
+        return f"\nerror bars: {METHOD}"
+    return f"\n{ONE_RUN} (repeat=1)" if len(frame) else ""
 
 
 def x_axis(ax: Axes, frame: pd.DataFrame, x: str) -> None:

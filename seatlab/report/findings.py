@@ -13,8 +13,10 @@ import pandas as pd
 from seatlab.registry import FIXED_ANSWER, ceiling_of
 from seatlab.report.collect import Results, value_text, workers_text
 from seatlab.report.figure import AXIS_LABELS, bound_name, has_work, series_frames
+from seatlab.report.intervals import ONE_RUN, ratio_interval
 from seatlab.report.latency import counts_unanswered, flags, ms_text
 from seatlab.report.load_latency import is_rate_sweep, knees, with_booking_rates
+from seatlab.report.noise import noise_findings
 
 TRACKS = 0.9  # efficiency at or above this counts as "on its bound"
 _MEDIANS = (
@@ -221,9 +223,27 @@ def comparison(ok: pd.DataFrame, x: str) -> list[str]:
         for name, row in at.iterrows()
     ]
     best, worst = at.index[0], at.index[-1]
-    worst_rps = at.loc[worst, "throughput_rps"]
-    ratio = at.loc[best, "throughput_rps"] / worst_rps if worst_rps else math.inf
-    return [f"At {_at(x, at_x)}: " + "; ".join(parts) + f". {best} serves {ratio:.1f}x what {worst} serves."]
+    there = served[served[x] == at_x]
+    runs = {name: there.loc[there["series"] == name, "throughput_rps"] for name in (best, worst)}
+    return [f"At {_at(x, at_x)}: " + "; ".join(parts) + ". " + versus(best, worst, runs[best], runs[worst])]
+
+
+def versus(best: str, worst: str, best_runs: pd.Series, worst_runs: pd.Series) -> str:
+    """Whether `best` serves more than `worst`: said only when the 95% interval of the ratio of their
+    median throughputs excludes 1 (``seatlab.report.intervals``); with one run each, the plain ratio."""
+    ratio = ratio_interval(worst_runs, best_runs)
+    if not ratio.known:
+        value = ratio.value if not math.isnan(ratio.value) else math.inf
+        return f"{best} serves {value:.1f}x what {worst} serves ({ONE_RUN})."
+    if ratio.excludes(1.0):
+        return (
+            f"{best} serves {ratio.value:.1f}x what {worst} serves (95% interval {ratio.low:.2f}x to"
+            f" {ratio.high:.2f}x, bootstrap over the repetitions: significant)."
+        )
+    return (
+        f"No significant difference in throughput between {best} and {worst}: {best} / {worst} ="
+        f" {ratio.text()} (the 95% interval includes 1)."
+    )
 
 
 def starvation(ok: pd.DataFrame, x: str) -> list[str]:
@@ -372,7 +392,7 @@ def findings(results: Results) -> list[str]:
     lines += what_binds(ok, x) + starvation(ok, x) + same_bound(ok, x) + comparison(ok, x)
     if is_rate_sweep(results):
         lines += rate_findings(ok)
-    lines += lower_bound_note(ok)
+    lines += lower_bound_note(ok) + noise_findings(results)
     full = ok[flags(ok, "loadgen_saturated")]
     if len(full):
         where = ", ".join(f"{s} at {_at(x, v)}" for s, v in zip(full["series"], full[x], strict=True))

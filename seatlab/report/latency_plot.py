@@ -4,7 +4,8 @@ The top row counts every request; a point that is only a lower bound (the
 percentile falls on a request still unanswered when the window closed) is
 an open up-triangle. The bottom row (dashed) is the answered-only view,
 what a closed loop shows when it drops the clients it starves; side by
-side the two show what starvation hides.
+side the two show what starvation hides. Repeated points get error bars on
+p50 and p99 over every request: the 95% interval of their median.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from seatlab.report.collect import Results, value_text
 from seatlab.report.figure import (
     AXIS_LABELS,
     colors,
+    draw_intervals,
+    interval_note,
     is_ceiling,
     log_ms_axis,
     median,
@@ -32,6 +35,7 @@ from seatlab.report.figure import (
 from seatlab.report.latency import counts_unanswered
 
 PANELS = (("p50", "median (p50)"), ("p99", "p99"), ("p999", "p99.9"))
+INTERVALS = ("p50", "p99")  # the percentiles drawn with their 95% interval over repetitions
 LOWER_BOUND = "open triangle: lower bound (falls on an unanswered request)"
 EVERY = "every request"
 SERVED = "answered requests only"
@@ -48,6 +52,8 @@ def draw_percentile(ax: Axes, frame: pd.DataFrame, x: str, name: str, color: str
     ax.plot(line.index, line.values, ":" if is_ceiling(frame) else "-", color=color, label=label)
     ax.plot(line[~low].index, line[~low].values, "o", color=color, markersize=5)
     ax.plot(line[low].index, line[low].values, "^", color=color, markerfacecolor="white", markersize=8)
+    if name in INTERVALS:
+        draw_intervals(ax, frame, x, f"{name}_ms", color)
     return [float(v) for v in line]
 
 
@@ -120,5 +126,5 @@ def latency_figure(results: Results) -> Figure:
     handles, _ = grid[0][0].get_legend_handles_labels()
     grid[0][0].legend(handles=handles + legend_keys(ok), fontsize=8)
     what = f"Latency by series ({at})" if single else f"Latency vs {AXIS_LABELS.get(x, x)}"
-    fig.suptitle(f"{what}\n{subtitle(results, ok)}", fontsize=9)
+    fig.suptitle(f"{what}\n{subtitle(results, ok)}{interval_note(ok, x)}", fontsize=9)
     return fig

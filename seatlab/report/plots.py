@@ -2,7 +2,8 @@
 
 One line per series (backend, or job and backend in a multirun, and the
 second swept key's value); the x axis is the first swept key. Repeated
-points are drawn as dots and joined at their median. Points where clients
+points are drawn as dots and joined at their median, with its 95% interval
+as an error bar (``seatlab.report.intervals``, named in the title). Points where clients
 starved or the load generator ran at a full core are written on the plot.
 Latency, the percentile distribution and the load-latency pair have their
 own modules; ``draw_all`` draws whichever have data.
@@ -23,6 +24,8 @@ from seatlab.report.figure import (
     AXIS_LABELS,
     bound_name,
     colors,
+    draw_intervals,
+    interval_note,
     is_ceiling,
     median,
     save,
@@ -82,6 +85,7 @@ def throughput_figure(results: Results) -> Figure:
         ax.scatter(frame[x], frame["throughput_rps"], color=color, s=12, alpha=0.5)
         line = median(frame, x, "throughput_rps")
         ax.plot(line.index, line.values, "-o", color=color, label=f"{name}: measured")
+        draw_intervals(ax, frame, x, "throughput_rps", color)
         mark_points(ax, frame, x, line, color)
         bound = median(frame, x, "bound_rps").dropna()
         if len(bound):
@@ -96,7 +100,7 @@ def throughput_figure(results: Results) -> Figure:
         " (dashed: Little's law, concurrency / delay)" if bounded else ""
     )
     ax.margins(y=0.12)  # room for the notes under the lowest points
-    ax.set_title(f"{what}\n{subtitle(results, ok)}", fontsize=9)
+    ax.set_title(f"{what}\n{subtitle(results, ok)}{interval_note(ok, x)}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     return fig
