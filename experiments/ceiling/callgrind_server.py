@@ -88,6 +88,21 @@ def calls_to(path: Path, function: str) -> int:
     return total
 
 
+def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """The server under valgrind, and the port of its READY line."""
+    # from /tmp: python -m puts the current directory first on sys.path, which would choose the code
+    server = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd="/tmp", env=env
+    )
+    assert server.stdout is not None
+    ready = server.stdout.readline().split()
+    if len(ready) < 3 or ready[0] != "READY":
+        server.kill()
+        server.wait()
+        raise RuntimeError(f"no READY line from {argv}")
+    return server, ready[2]
+
+
 def measure(
     command: list[str],
     env: dict[str, str],
@@ -106,17 +121,10 @@ def measure(
             *command, "--backend", backend, "--port", "0", "--threads", "1", "--capacity", str(CAPACITY),
             "--delay", f"{delay_ms:g}", "--max-backlog", "4096",
         ]  # fmt: skip
-        # from /tmp: python -m puts the current directory first on sys.path, which would choose the code
-        server = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd="/tmp", env=env
-        )
+        server, port = _start(argv, env)
         try:
-            assert server.stdout is not None
-            ready = server.stdout.readline().split()
-            if len(ready) < 3 or ready[0] != "READY":
-                raise RuntimeError(f"no READY line from {argv}")
             load = subprocess.Popen(
-                [str(cload), "-p", ready[2], "-c", str(conns), "-t", "1", "-w", "3", "-d", str(window_s),
+                [str(cload), "-p", port, "-c", str(conns), "-t", "1", "-w", "3", "-d", str(window_s),
                  "-m", "refill"],
                 stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
@@ -185,16 +193,10 @@ def _whole_life_run(
         *command, "--backend", backend, "--port", "0", "--threads", "1", "--capacity", str(CAPACITY),
         "--delay", f"{delay_ms:g}", "--max-backlog", "4096", "--workers", str(workers),
     ]  # fmt: skip
-    server = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd="/tmp", env=env
-    )
+    server, port = _start(argv, env)
     try:
-        assert server.stdout is not None
-        ready = server.stdout.readline().split()
-        if len(ready) < 3 or ready[0] != "READY":
-            raise RuntimeError(f"no READY line from {argv}")
         subprocess.run(
-            [str(cload), "-p", ready[2], "-c", str(conns), "-t", "1", "-w", "1", "-d", str(window_s), "-m", "refill"],
+            [str(cload), "-p", port, "-c", str(conns), "-t", "1", "-w", "1", "-d", str(window_s), "-m", "refill"],
             check=True, capture_output=True, timeout=window_s + 120,
         )  # fmt: skip
     finally:

@@ -153,6 +153,19 @@ def capture_signals(ctx: ServerContext) -> None:
         signal.signal(sig, handle)
 
 
+def serve_until_stopped(ctx: ServerContext, serve: Serve, service: SeatService | None) -> None:
+    """The signals captured, ``serve(ctx)`` until they stop it, then the listener closed and the db
+    file flushed (fsynced and closed): a one-process server's life, and each worker's."""
+    capture_signals(ctx)
+    try:
+        serve(ctx)
+    finally:
+        ctx.sock.close()
+        log.info("connections closed, loops stopped; flushing the db file")
+        if service is not None:
+            service.store.close()
+
+
 def _overstayed() -> None:
     log.error(
         "shutdown took longer than %.1f s; exiting without finishing; where each thread was:",
@@ -196,17 +209,9 @@ def run(config: ServerConfig, serve: Serve) -> int:
                 listener.close()
             if service is not None:
                 service.store.close()
-    sock = socks[0]
-    ctx = ServerContext(config, sock, service)
+    ctx = ServerContext(config, socks[0], service)
     ctx.work = work
-    capture_signals(ctx)
-    try:
-        serve(ctx)
-    finally:
-        sock.close()
-        log.info("connections closed, loops stopped; flushing the db file")
-        if service is not None:
-            service.store.close()
+    serve_until_stopped(ctx, serve, service)
     log.info("stopped")
     return 0
 

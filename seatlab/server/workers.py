@@ -205,7 +205,7 @@ def _run_worker(
     ready_w: int,
 ) -> None:
     """A worker's whole life, in the forked child: serve socket ``number`` until SIGTERM; exits."""
-    from seatlab.server.lifecycle import capture_signals
+    from seatlab.server.lifecycle import serve_until_stopped
 
     code = 1
     try:
@@ -221,13 +221,7 @@ def _run_worker(
 
         ctx = ServerContext(config, sock, service, worker=number, on_ready=tell_ready)
         ctx.work = work
-        capture_signals(ctx)
-        try:
-            serve(ctx)
-        finally:
-            sock.close()
-            if service is not None:
-                service.store.close()  # this worker's lines: fsynced, its descriptor closed
+        serve_until_stopped(ctx, serve, service)  # this worker's lines fsynced, its descriptor closed
         log.info("worker %d stopped", number)
         code = 0
     except BaseException:
