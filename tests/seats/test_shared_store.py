@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid as uuidlib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,12 @@ def test_restored_seats_and_their_holes_are_taken_as_the_one_store_takes_them() 
 
 
 def _fork(target: object) -> int:
-    pid = os.fork()
+    """Fork a child that runs ``target`` and exits. The pytest process may have threads that earlier
+    tests left (3.12+ warns about fork then); the child touches only the store (its semaphore is held
+    by no thread at the fork) and leaves with ``os._exit``, so no lock another thread held is taken."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:
         code = 1
         try:
