@@ -10,6 +10,8 @@ exact shape proto3 gives them; anything else goes through protobuf.
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.message import DecodeError
 
 from seatlab.protocol.codec import decode_varint, encode, encode_varint
@@ -22,6 +24,29 @@ ERROR = 4
 STATS = 5
 CANCEL_ERROR = 6
 """Kind recorded for an Error answer to a Cancel (``ERROR`` is an Error answer to a Book)."""
+
+ANSWER_COUNTS = ("all", "book", "seat", "sold_out", "released", "error")
+"""The answer counts a run keeps (the window's, and each interval's of the timeline), in this order."""
+
+
+def book_mask(kinds: Any) -> Any:
+    """Which of these recorded kinds (a numpy array) answered a Book: Seat, SoldOut or its Error."""
+    return (kinds == SEAT) | (kinds == SOLD_OUT) | (kinds == ERROR)
+
+
+def answer_masks(kinds: Any) -> dict[str, Any]:
+    """One boolean mask per count of ``ANSWER_COUNTS`` over these recorded kinds (a numpy array)."""
+    import numpy as np
+
+    return {
+        "all": np.ones(len(kinds), dtype=bool),
+        "book": book_mask(kinds),
+        "seat": kinds == SEAT,
+        "sold_out": kinds == SOLD_OUT,
+        "released": kinds == RELEASED,
+        "error": (kinds == ERROR) | (kinds == CANCEL_ERROR),
+    }
+
 
 _UUID_LEN = 36
 _BODY_LEN = 4 + _UUID_LEN  # tag, length, Book/Cancel{uuid} tag, uuid length, uuid

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -52,6 +53,14 @@ def histogram_from_counts(
     for value, count in zip(values_us, counts, strict=True):
         h.record_value(min(max(int(value), LOWEST_US), HIGHEST_US), int(count))
     return h
+
+
+def histogram_ns(values_ns: Any, into: HdrHistogram | None = None) -> HdrHistogram:
+    """The histogram (us) of an int64 numpy array of nanoseconds (recorded into ``into``, if given)."""
+    import numpy as np
+
+    values, counts = np.unique(values_ns // 1000, return_counts=True)
+    return histogram_from_counts(values.tolist(), counts.tolist(), into)
 
 
 def encode(h: HdrHistogram) -> bytes:

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Protocol
 
-from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT, read_answer, request_prefix
-from seatlab.client.recording import CANCEL_ERROR, Recording
+from seatlab.client.answers import CANCEL_ERROR, ERROR, RELEASED, SEAT, SOLD_OUT, read_answer, request_prefix
+from seatlab.client.recording import Recording
 from seatlab.protocol.codec import FrameDecoder, FrameError
 
 BOOK = 1

@@ -32,7 +32,8 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram
-from seatlab.client.answers import CANCEL_ERROR, ERROR, RELEASED, SEAT, SOLD_OUT
+from seatlab.client.answers import answer_masks, book_mask
+from seatlab.client.histogram import histogram_ns
 from seatlab.client.timeline import Grid, Intervals, interval_figures
 
 FOLD_ANSWERS = 1 << 16
@@ -206,14 +207,7 @@ def _window_counts(
     import numpy as np
 
     inside = (t >= start) & (t <= end)
-    masks = {
-        "all": inside,
-        "book": inside & ((kinds == SEAT) | (kinds == SOLD_OUT) | (kinds == ERROR)),
-        "seat": inside & (kinds == SEAT),
-        "sold_out": inside & (kinds == SOLD_OUT),
-        "released": inside & (kinds == RELEASED),
-        "error": inside & ((kinds == ERROR) | (kinds == CANCEL_ERROR)),
-    }
+    masks = {name: inside & mask for name, mask in answer_masks(kinds).items()}
     counts = {name: int(mask.sum()) for name, mask in masks.items()}
     per_client = {
         name: np.bincount(who[masks[key]], minlength=n).astype(np.int64)
@@ -242,17 +236,9 @@ def window_values(
     """The values (ns) of ``window_latencies``' two histograms: served latencies, censored ages."""
     import numpy as np
 
-    is_book = (kinds == SEAT) | (kinds == SOLD_OUT) | (kinds == ERROR)
+    is_book = book_mask(kinds)
     inside = is_book & (t_done >= start) & (t_done <= end)
     due = t_done - t_lat
     late = is_book & (t_done > cut) & (due <= cut)
     never = never_answered_due[never_answered_due <= cut]
     return t_lat[inside], cut - np.concatenate((due[late], never))
-
-
-def histogram_ns(values_ns: Any, into: HdrHistogram | None = None) -> HdrHistogram:
-    """The histogram (us) of an int64 numpy array of nanoseconds (recorded into ``into``, if given)."""
-    import numpy as np
-
-    values, counts = np.unique(values_ns // 1000, return_counts=True)
-    return histogram.histogram_from_counts(values.tolist(), counts.tolist(), into)

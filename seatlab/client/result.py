@@ -24,7 +24,6 @@ server stopped answering (no answer for ``BACKLOG_QUIET_S``), or the run's ``max
 BACKLOG_QUIET_S = 10.0
 """While waiting for the server's backlog: this long without any answer is a stall, not a slow drain
 (also capped by ``timeout_s``: a request unanswered that long is unanswered)."""
-ANSWER_COUNTS = ("all", "book", "seat", "sold_out", "released", "error")
 
 
 _ADDED = (

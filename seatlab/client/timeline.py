@@ -34,10 +34,10 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from seatlab.client import histogram
-from seatlab.client.answers import CANCEL_ERROR, ERROR, RELEASED, SEAT, SOLD_OUT
+from seatlab.client.answers import ANSWER_COUNTS, answer_masks, book_mask
 
-COUNTS = ("all", "book", "seat", "sold_out", "released", "error")
-"""The answer counts kept per interval: those of the window (``result.ANSWER_COUNTS``), in this order."""
+COUNTS = ANSWER_COUNTS
+"""The answer counts kept per interval: the window's, in this order."""
 
 
 @dataclass(frozen=True)
@@ -140,16 +140,9 @@ def interval_figures(
         raise ValueError(f"intervals on {out.grid}, figures on {grid}")
     counted = t_done <= grid.end
     k = grid.index(t_done[counted])
-    kinds_in = kinds[counted]
-    is_book = (kinds_in == SEAT) | (kinds_in == SOLD_OUT) | (kinds_in == ERROR)
-    masks = (
-        np.ones(len(k), dtype=bool),
-        is_book,
-        kinds_in == SEAT,
-        kinds_in == SOLD_OUT,
-        kinds_in == RELEASED,
-        (kinds_in == ERROR) | (kinds_in == CANCEL_ERROR),
-    )
+    by_name = answer_masks(kinds[counted])
+    is_book = by_name["book"]
+    masks = [by_name[name] for name in COUNTS]
     ks, where = np.unique(k, return_inverse=True)
     by_kind = [np.bincount(where[mask], minlength=len(ks)).tolist() for mask in masks]
     for i, interval in enumerate(ks.tolist()):
@@ -158,7 +151,7 @@ def interval_figures(
         out.counts[interval] = values if before is None else tuple(map(sum, zip(before, values, strict=True)))
     _record_by_interval(out.served, k[is_book], t_lat[counted][is_book])
     # the waiting: every Book, answered (at any time) or not, at each close it waits through
-    book = (kinds == SEAT) | (kinds == SOLD_OUT) | (kinds == ERROR)
+    book = book_mask(kinds)
     due = np.concatenate(((t_done - t_lat)[book], never_answered_due))
     answered = np.concatenate((t_done[book], np.full(len(never_answered_due), np.iinfo(np.int64).max)))
     waiting_k, ages = waiting(grid, due, answered)
@@ -206,10 +199,7 @@ def _record_by_interval(store: dict[int, bytes], k: Any, values_ns: Any) -> None
     for interval, part in zip(ks.tolist(), np.split(values_ns, starts[1:]), strict=True):
         before = store.get(interval)
         h = histogram.new_histogram() if before is None else histogram.decode(before)
-        values, counts = np.unique(part // 1000, return_counts=True)
-        store[interval] = histogram.encode(
-            histogram.histogram_from_counts(values.tolist(), counts.tolist(), h)
-        )
+        store[interval] = histogram.encode(histogram.histogram_ns(part, into=h))
 
 
 def _ceil_div(a: Any, b: int) -> Any:

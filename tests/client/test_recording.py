@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from seatlab.client import histogram
-from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT
-from seatlab.client.recording import CANCEL_ERROR, FOLD_ANSWERS, ClientTally, Recording
+from seatlab.client.answers import CANCEL_ERROR, ERROR, RELEASED, SEAT, SOLD_OUT
+from seatlab.client.recording import FOLD_ANSWERS, ClientTally, Recording
 
 MS = 1_000_000
 T0 = 10_000 * MS

@@ -14,9 +14,9 @@ from hdrh.log import HistogramLogReader
 from test_result import _result  # the builder of WorkerResult.merge's own tests
 
 from seatlab.client import histogram
-from seatlab.client.answers import ERROR, RELEASED, SEAT, SOLD_OUT
+from seatlab.client.answers import CANCEL_ERROR, ERROR, RELEASED, SEAT, SOLD_OUT
 from seatlab.client.interval_log import COLUMNS, write_timeline
-from seatlab.client.recording import CANCEL_ERROR, ClientTally, Recording, Tally
+from seatlab.client.recording import ClientTally, Recording, Tally
 from seatlab.client.timeline import COUNTS, Grid, Intervals, interval_figures
 from seatlab.outputs import INTERVALS_CSV, LATENCY_HLOG
 
