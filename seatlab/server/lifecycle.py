@@ -37,7 +37,7 @@ from seatlab.seats.work import Work
 from seatlab.server.backends import Serve, load_backend
 from seatlab.server.config import ServerConfig, parse_args
 from seatlab.server.context import ServerContext
-from seatlab.server.workers import bind_workers_listeners, supervise
+from seatlab.server.workers import supervise
 
 log = logging.getLogger("seatlab.server")
 
@@ -90,24 +90,31 @@ def open_service(config: ServerConfig) -> SeatService:
     return SeatService(SeatStore(config.capacity, journal, seats))
 
 
-def bind_listener(config: ServerConfig) -> socket.socket:
-    """The listening socket (SO_REUSEADDR, the given backlog); raises OSError naming the address."""
+def bind_listeners(config: ServerConfig) -> list[socket.socket]:
+    """The listening sockets (SO_REUSEADDR, the given backlog): one, or with ``--workers N`` N on one
+    address and port (SO_REUSEPORT, ``seatlab.server.workers``), the first binding ``--port`` (0: a
+    free one) and the others the port it got. OSError naming the address, with none left open."""
+    shared = config.workers > 1
+    socks: list[socket.socket] = []
     try:
         infos = socket.getaddrinfo(
             config.address, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         family, kind, proto, _, addr = infos[0]
-        sock = socket.socket(family, kind, proto)
+        for _ in range(config.workers):
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if shared:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(addr)
+            sock.listen(config.max_backlog)
+            addr = sock.getsockname()  # the port the first one got
     except OSError as exc:
-        raise OSError(f"cannot listen on {config.address}:{config.port}: {exc}") from exc
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(addr)
-        sock.listen(config.max_backlog)
-    except OSError as exc:
-        sock.close()
+        for sock in socks:
+            sock.close()
         raise OSError(f"cannot listen on {config.address}:{config.port}: {exc.strerror or exc}") from exc
-    return sock
+    return socks
 
 
 def capture_signals(ctx: ServerContext) -> None:
@@ -191,7 +198,7 @@ def run(config: ServerConfig, serve: Serve) -> int:
             log.error("%s", exc)
             return 1
     try:
-        socks = bind_workers_listeners(config) if config.workers > 1 else [bind_listener(config)]
+        socks = bind_listeners(config)
     except OSError as exc:
         log.error("%s", exc)
         if service is not None:

@@ -2,7 +2,7 @@
 
 How this works (gunicorn's arbiter, uvicorn's multiprocess supervisor): the lifecycle opens the
 db file into a ``SharedSeatStore`` (shared memory, one process-shared lock) and binds N listening
-sockets to the same address and port with ``SO_REUSEPORT``; ``supervise`` then forks N workers.
+sockets to the same address and port with ``SO_REUSEPORT`` (``lifecycle.bind_listeners``); ``supervise`` then forks N workers.
 Worker i keeps socket i, closes the others, and serves it with the chosen backend exactly as a
 one-process server does (its own signal handlers, its own watchdog), except that it tells the
 supervisor it accepts instead of printing READY. The supervisor keeps no socket (a socket of the
@@ -56,30 +56,6 @@ STOP_DEADLINE_S = 9.5
 """After a signal (or a worker's death) every worker is gone within this: then SIGKILL."""
 _POLL_S = 0.02
 _PR_SET_PDEATHSIG = 1
-
-
-def bind_workers_listeners(config: ServerConfig) -> list[socket.socket]:
-    """``config.workers`` listening sockets on one address and port (``SO_REUSEPORT``); the first
-    binds ``--port`` (0: a free one), the others the port it got. OSError names the address."""
-    socks: list[socket.socket] = []
-    try:
-        infos = socket.getaddrinfo(
-            config.address, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-        family, kind, proto, _, addr = infos[0]
-        for _ in range(config.workers):
-            sock = socket.socket(family, kind, proto)
-            socks.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(addr)
-            sock.listen(config.max_backlog)
-            addr = sock.getsockname()  # the port the first one got
-    except OSError as exc:
-        for sock in socks:
-            sock.close()
-        raise OSError(f"cannot listen on {config.address}:{config.port}: {exc.strerror or exc}") from exc
-    return socks
 
 
 def supervise(
